@@ -1,0 +1,11 @@
+export { decodeJson, decodeProtobuf, startOtlpReceiver } from './otlp-receiver.js';
+export type {
+  AttrValue,
+  DecodedEvent,
+  DecodedLink,
+  DecodedSpan,
+  OtlpReceiver,
+  OtlpReceiverOptions,
+  ReceivedRequest,
+  ReceiverBehavior,
+} from './otlp-receiver.js';
