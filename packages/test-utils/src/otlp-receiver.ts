@@ -14,7 +14,15 @@ const root: any = require('otlp-transformer-052/build/src/generated/root.js');
 const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 const ExportTraceServiceResponse = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
 
-export type AttrValue = string | number | boolean | bigint | null | Uint8Array | AttrValue[] | { [k: string]: AttrValue };
+export type AttrValue =
+  | string
+  | number
+  | boolean
+  | bigint
+  | null
+  | Uint8Array
+  | AttrValue[]
+  | { [k: string]: AttrValue };
 
 export interface DecodedEvent {
   name: string;
@@ -88,7 +96,8 @@ export type ReceiverBehavior = (
       reject?: boolean;
     };
 
-const hex = (b: Uint8Array | null | undefined): string => (b && b.length ? Buffer.from(b).toString('hex') : '');
+const hex = (b: Uint8Array | null | undefined): string =>
+  b && b.length ? Buffer.from(b).toString('hex') : '';
 
 const toBigInt = (v: unknown): bigint => {
   if (v === null || v === undefined) return 0n;
@@ -103,7 +112,8 @@ const toBigInt = (v: unknown): bigint => {
 // biome-ignore lint/suspicious/noExplicitAny: protobufjs message objects
 function anyValue(v: any): AttrValue {
   if (!v) return null;
-  if (v.stringValue !== undefined && v.stringValue !== null && v.value === 'stringValue') return v.stringValue;
+  if (v.stringValue !== undefined && v.stringValue !== null && v.value === 'stringValue')
+    return v.stringValue;
   if (v.value === 'boolValue') return v.boolValue;
   if (v.value === 'intValue') {
     const b = toBigInt(v.intValue);
@@ -207,7 +217,11 @@ export function decodeJson(body: Uint8Array): DecodedSpan[] {
   for (const rs of msg.resourceSpans ?? []) {
     const resource = jsonKv(rs.resource?.attributes);
     for (const ss of rs.scopeSpans ?? []) {
-      const scope = { name: ss.scope?.name ?? '', version: ss.scope?.version ?? '', attributes: jsonKv(ss.scope?.attributes) };
+      const scope = {
+        name: ss.scope?.name ?? '',
+        version: ss.scope?.version ?? '',
+        attributes: jsonKv(ss.scope?.attributes),
+      };
       for (const s of ss.spans ?? []) {
         out.push({
           traceId: s.traceId ?? '',
@@ -333,7 +347,9 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
         const isJson = String(req.headers['content-type'] ?? '').includes('json');
         const payload =
           plan?.body ??
-          (isJson ? '{}' : Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create({})).finish()));
+          (isJson
+            ? '{}'
+            : Buffer.from(ExportTraceServiceResponse.encode(ExportTraceServiceResponse.create({})).finish()));
         res.writeHead(status, {
           'content-type': isJson ? 'application/json' : 'application/x-protobuf',
           ...(plan?.headers ?? {}),
@@ -364,7 +380,11 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`OTLP receiver: condition not met within ${timeoutMs} ms (have ${accepted.length} spans)`));
+        reject(
+          new Error(
+            `OTLP receiver: condition not met within ${timeoutMs} ms (have ${accepted.length} spans)`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
