@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Fails when `npm pack` of the package in the current directory would publish anything but
+// dist/, README.md, LICENSE and package.json (issue: published packages contain only those).
+import { execSync } from 'node:child_process';
+
+const [info] = JSON.parse(
+  execSync('npm pack --dry-run --json --ignore-scripts', {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }),
+);
+const allowed = (p) => p.startsWith('dist/') || ['README.md', 'LICENSE', 'package.json'].includes(p);
+const bad = info.files.map((f) => f.path).filter((p) => !allowed(p));
+const must = [
+  'README.md',
+  'LICENSE',
+  'package.json',
+  'dist/index.js',
+  'dist/index.cjs',
+  'dist/index.d.ts',
+  'dist/index.d.cts',
+];
+const missing = must.filter((m) => !info.files.some((f) => f.path === m));
+console.log(
+  `${info.name}@${info.version}: ${info.files.length} files, ${(info.size / 1024).toFixed(1)} KiB packed`,
+);
+if (bad.length || missing.length) {
+  if (bad.length) console.error(`unexpected files in the package: ${bad.join(', ')}`);
+  if (missing.length) console.error(`missing from the package: ${missing.join(', ')}`);
+  process.exit(1);
+}
