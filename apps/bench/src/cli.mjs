@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// `npm run bench` (root): request overhead of tracewire against bare servers and the official
+// OpenTelemetry stack, on Node 20 and Node 24, written to docs/performance.md with a PNG chart.
+//
+//   npm run bench                      full run: 5 frameworks x 4 configs x 3 rounds x 10 s, Node 20 and 24
+//   npm run bench -- --quick           proves the benchmark works end to end (Express, 1 round, 1 s)
+//   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
+import { execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FRAMEWORKS, loader, MODES, runOverhead } from './overhead/run.mjs';
+import { renderChartPng } from './overhead/chart.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
+};
+
+const quick = flag('quick');
+const node24 = join(root, 'node_modules', 'node24', 'bin', 'node');
+const nodes = opt('node', quick ? '20' : existsSync(node24) ? '20,24' : '20')
+  .split(',')
+  .map((v) => v.trim());
+const nodeBin = (v) => (v === '24' ? node24 : process.execPath);
+const frameworks = opt('frameworks', quick ? 'express' : FRAMEWORKS.join(',')).split(',');
+const modes = opt('modes', MODES.join(',')).split(',');
+const rounds = Number(opt('rounds', quick ? 1 : 3));
+const seconds = Number(opt('duration', quick ? 1 : 10));
+const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
+const writeDocs = !quick && !flag('no-docs');
+
+const version = (bin) => execSync(`${bin} --version`, { encoding: 'utf8' }).trim();
+const pkgVersion = (name) => {
+  try {
+    return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+};
+
+const results = [];
+for (const v of nodes) {
+  const bin = nodeBin(v);
+  console.log(
+    `\nNode ${version(bin)}: ${frameworks.join(', ')} × ${modes.join(', ')} × ${rounds} round(s) × ${seconds} s`,
+  );
+  const r = await runOverhead({ nodeBin: bin, frameworks, modes, rounds, seconds, warmupSeconds });
+  results.push({ node: version(bin), ...r });
+}
+
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+let md = '';
+for (const r of results) {
+  md += `\n#### Node ${r.node}\n\n| framework | configuration | req/s | ratio to bare | p50 ms | p99 ms | p99 ratio | server CPU | peak RSS MiB | spans/request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+  for (const s of r.summary) {
+    md += `| ${s.framework} | ${s.mode} | ${f0(s.rps)} | **${f2(s.rpsRatio)}** | ${f2(s.p50)} | ${f2(s.p99)} | ${f2(s.p99Ratio)} | ${f0(s.cpu * 100)}% | ${f0(s.peakRss)} | ${f2(s.spansPerRequest)} |\n`;
+  }
+}
+console.log(md);
+
+const outDir = join(root, 'apps', 'bench', 'results');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(
+  join(outDir, quick ? 'overhead-quick.json' : 'overhead.json'),
+  JSON.stringify(results, null, 2),
+);
+
+const failures = results.flatMap((r) => r.summary).filter((s) => !Number.isFinite(s.rps) || s.rps <= 0);
+if (failures.length) {
+  console.error(
+    `benchmark produced no throughput for: ${failures.map((s) => `${s.framework}/${s.mode}`).join(', ')}`,
+  );
+  process.exit(1);
+}
+
+if (writeDocs) {
+  const chart = join(root, 'docs', 'performance-overhead.png');
+  const ok = await renderChartPng(results, chart);
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
+  const section = `<!-- overhead:start -->
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Server pinned to core 0, ${loader} (50
+connections) and the OTLP sink on core 1; ${rounds} rounds × ${seconds} s per configuration after a
+${warmupSeconds} s warm-up, configurations alternated within each round; medians, and ratios as the
+median of per-round ratios to bare. Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
+fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
+${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
+
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds}\`
+
+${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
+<!-- overhead:end -->`;
+  const docPath = join(root, 'docs', 'performance.md');
+  let doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Performance\n';
+  if (doc.includes('<!-- overhead:start -->')) {
+    doc = doc.replace(/<!-- overhead:start -->[\s\S]*<!-- overhead:end -->/, section);
+  } else {
+    doc += `\n## Request overhead\n\n${section}\n`;
+  }
+  writeFileSync(docPath, doc);
+  console.log(`wrote ${docPath}${ok ? ` and ${chart}` : ''}`);
+}

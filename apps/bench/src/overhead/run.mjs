@@ -1,0 +1,274 @@
+// Request-overhead benchmark: the same hello-world route in each framework, bare and under each
+// tracing configuration, side by side in one run, alternated, repeated; medians and ratios to bare.
+//
+// Each server runs in its own process pinned to core 0 (`taskset -c 0`); the load generator
+// (autocannon, 50 connections, fixed duration) and the OTLP sink run pinned to core 1.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+const hasTaskset = existsSync('/usr/bin/taskset');
+
+export const FRAMEWORKS = ['express', 'koa', 'fastify', 'nest-express', 'nest-fastify'];
+export const MODES = ['bare', 'tracewire', 'tracewire-unsampled', 'official'];
+
+const pinned = (core, cmd, args) =>
+  hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+
+/** Starts a process that prints `{"port": n}` as its first line; resolves with the child and port. */
+export function startProcess(cmd, args, env = {}, core = undefined) {
+  const [c, a] = core === undefined ? [cmd, args] : pinned(core, cmd, args);
+  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+  });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      child.stdout.off('data', onData);
+      child.stdout.resume();
+      try {
+        resolve({ child, port: JSON.parse(buf.slice(0, nl)).port, stderr: () => stderr });
+      } catch (e) {
+        reject(new Error(`bad first line from ${args.join(' ')}: ${buf.slice(0, nl)}\n${stderr}`));
+      }
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited with ${code} before listening\n${stderr}`)),
+    );
+  });
+}
+
+export function stopProcess(child, timeoutMs = 15_000) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** utime+stime of a process in seconds (Linux /proc). */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Current and peak resident set size of a process in MiB. */
+function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(status.match(new RegExp(`${k}:\\s+(\\d+)`))?.[1] ?? Number.NaN);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return { rss: Number.NaN, peak: Number.NaN };
+  }
+}
+
+const hasWrk = existsSync('/usr/bin/wrk');
+export const loader = hasWrk ? 'wrk' : 'autocannon';
+
+/** wrk prints latencies as `1.23ms`, `850.00us`, `1.02s`. */
+function wrkMs(text) {
+  const m = /([\d.]+)(us|ms|s)\b/.exec(text);
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/**
+ * Loads `url` for `seconds` from a separate process pinned to core 1: Debian's wrk when installed
+ * (a C load generator, so the loader is not the bottleneck for the fastest servers), else autocannon.
+ * Returns { rps, p50, p99 (ms), total, errors }.
+ */
+function load(url, seconds, connections) {
+  const secs = Math.max(1, Math.round(seconds));
+  const [c, a] = hasWrk
+    ? pinned(1, '/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', url])
+    : pinned(1, process.execPath, [autocannonBin, '-c', String(connections), '-d', String(secs), '-j', url]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`${loader} exited with ${code}: ${out}`));
+      try {
+        if (hasWrk) {
+          const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN);
+          const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+          const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+          const sockErrors = sock ? Number(sock[1]) + Number(sock[3]) + Number(sock[4]) : 0;
+          resolve({
+            rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
+            p50: wrkMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+            p99: wrkMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+            total,
+            errors: non2xx + sockErrors,
+          });
+        } else {
+          const j = JSON.parse(out);
+          resolve({
+            rps: j.requests.average,
+            p50: j.latency.p50,
+            p99: j.latency.p99,
+            total: j.requests.total,
+            errors: j.errors + j.non2xx,
+          });
+        }
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+async function sinkCount(sinkUrl) {
+  const r = await fetch(`${sinkUrl}/count`);
+  return r.json();
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** One measured run of one configuration. */
+async function runOne({ nodeBin, framework, mode, sinkUrl, seconds, warmupSeconds, connections }) {
+  await fetch(`${sinkUrl}/reset`, { method: 'POST' });
+  const server = await startProcess(
+    nodeBin,
+    [join(here, 'server.cjs'), framework, mode],
+    { OTLP_URL: `${sinkUrl}/v1/traces` },
+    0,
+  );
+  const url = `http://127.0.0.1:${server.port}/users/42`;
+  try {
+    const warm = await load(url, warmupSeconds, connections);
+    const cpu0 = cpuSeconds(server.child.pid);
+    const r = await load(url, seconds, connections);
+    const cpu1 = cpuSeconds(server.child.pid);
+    const mem = memory(server.child.pid);
+    await stopProcess(server.child); // SIGTERM: the server flushes its spans before exiting
+    await sleep(200);
+    const count = await sinkCount(sinkUrl);
+    const requests = warm.total + r.total;
+    return {
+      framework,
+      mode,
+      rps: r.rps,
+      p50: r.p50,
+      p99: r.p99,
+      errors: r.errors,
+      cpu: (cpu1 - cpu0) / seconds,
+      rss: mem.rss,
+      peakRss: mem.peak,
+      spansPerRequest: count.spans / requests,
+    };
+  } finally {
+    await stopProcess(server.child);
+  }
+}
+
+/**
+ * Runs every mode for every framework, `rounds` times, rotating the order of modes each round so no
+ * configuration always runs first or last. Returns per-run rows and per-(framework, mode) medians.
+ */
+export async function runOverhead({
+  nodeBin = process.execPath,
+  frameworks = FRAMEWORKS,
+  modes = MODES,
+  rounds = 3,
+  seconds = 10,
+  warmupSeconds = 2,
+  connections = 50,
+  log = console.log,
+} = {}) {
+  const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
+  const sinkUrl = `http://127.0.0.1:${sink.port}`;
+  const runs = [];
+  try {
+    for (const framework of frameworks) {
+      for (let round = 0; round < rounds; round++) {
+        const order = modes.map((_, i) => modes[(i + round) % modes.length]);
+        for (const mode of order) {
+          const row = await runOne({
+            nodeBin,
+            framework,
+            mode,
+            sinkUrl,
+            seconds,
+            warmupSeconds,
+            connections,
+          });
+          row.round = round;
+          runs.push(row);
+          log(
+            `  ${framework.padEnd(12)} ${mode.padEnd(20)} round ${round + 1}: ${row.rps.toFixed(0).padStart(6)} req/s  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  spans/req ${row.spansPerRequest.toFixed(2)}`,
+          );
+        }
+      }
+    }
+  } finally {
+    await stopProcess(sink.child);
+  }
+  return { runs, summary: summarize(runs) };
+}
+
+/** Medians per (framework, mode), plus the median of the per-round ratios to bare from the same round. */
+export function summarize(runs) {
+  const out = [];
+  const frameworks = [...new Set(runs.map((r) => r.framework))];
+  for (const framework of frameworks) {
+    const fr = runs.filter((r) => r.framework === framework);
+    const modes = [...new Set(fr.map((r) => r.mode))];
+    for (const mode of modes) {
+      const rows = fr.filter((r) => r.mode === mode);
+      const ratio = (key) =>
+        median(
+          rows.map((r) => {
+            const bare = fr.find((b) => b.mode === 'bare' && b.round === r.round);
+            return bare ? r[key] / bare[key] : Number.NaN;
+          }),
+        );
+      out.push({
+        framework,
+        mode,
+        rps: median(rows.map((r) => r.rps)),
+        p50: median(rows.map((r) => r.p50)),
+        p99: median(rows.map((r) => r.p99)),
+        cpu: median(rows.map((r) => r.cpu)),
+        peakRss: median(rows.map((r) => r.peakRss)),
+        spansPerRequest: median(rows.map((r) => r.spansPerRequest)),
+        errors: rows.reduce((a, r) => a + r.errors, 0),
+        rpsRatio: ratio('rps'),
+        p99Ratio: ratio('p99'),
+        rounds: rows.length,
+      });
+    }
+  }
+  return out;
+}

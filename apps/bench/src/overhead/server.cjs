@@ -1,0 +1,152 @@
+'use strict';
+// One benchmark server process: a hello-world app with one parameterised JSON route
+// (`GET /users/:id`) in the given framework and tracing configuration.
+//
+//   node server.cjs <framework> <mode>
+//   framework: express | koa | fastify | nest-express | nest-fastify
+//   mode:      bare | tracewire | tracewire-unsampled | official
+//   env:       OTLP_URL (traces endpoint of the sink), PORT (default 0)
+//
+// It prints one JSON line `{"port": n}` when listening, and on SIGTERM flushes spans and exits.
+// CommonJS on purpose: the official stack's auto-instrumentation patches `require`, so this is the
+// setup where it works best (it is the fair comparison).
+
+const [framework, mode] = process.argv.slice(2);
+const otlpUrl = process.env.OTLP_URL ?? 'http://127.0.0.1:4318/v1/traces';
+let sdkShutdown = async () => {};
+
+if (mode === 'official') {
+  const { NodeSDK } = require('@opentelemetry/sdk-node');
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
+  const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
+  const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+  const instrumentations = [new HttpInstrumentation()];
+  if (framework === 'express' || framework === 'nest-express') {
+    const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
+    instrumentations.push(new ExpressInstrumentation());
+  }
+  if (framework === 'koa') {
+    const { KoaInstrumentation } = require('@opentelemetry/instrumentation-koa');
+    instrumentations.push(new KoaInstrumentation());
+  }
+  if (framework === 'fastify' || framework === 'nest-fastify') {
+    const { FastifyOtelInstrumentation } = require('@fastify/otel');
+    instrumentations.push(new FastifyOtelInstrumentation({ registerOnInitialization: true }));
+  }
+  if (framework.startsWith('nest')) {
+    const { NestInstrumentation } = require('@opentelemetry/instrumentation-nestjs-core');
+    instrumentations.push(new NestInstrumentation());
+  }
+  const sdk = new NodeSDK({
+    serviceName: `bench-${framework}`,
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: otlpUrl }))],
+    instrumentations,
+  });
+  sdk.start();
+  sdkShutdown = () => sdk.shutdown();
+} else if (mode === 'tracewire' || mode === 'tracewire-unsampled') {
+  const { start } = require('@tracewire/core');
+  const handle = start({
+    serviceName: `bench-${framework}`,
+    otlp: { url: otlpUrl },
+    outgoing: false,
+    shutdownOnSignals: false,
+    ...(mode === 'tracewire-unsampled' ? { sampler: 'parentbased_traceidratio', samplerArg: 0 } : {}),
+  });
+  sdkShutdown = () => handle.shutdown();
+} else if (mode !== 'bare') {
+  throw new Error(`unknown mode ${mode}`);
+}
+
+const traced = mode === 'tracewire' || mode === 'tracewire-unsampled';
+const user = (id) => ({ id, name: `user ${id}`, email: `user${id}@example.com` });
+
+async function listen() {
+  const port = Number(process.env.PORT ?? 0);
+  switch (framework) {
+    case 'express': {
+      const express = require('express');
+      const app = express();
+      if (traced) app.use(require('@tracewire/express').tracewire());
+      app.get('/users/:id', (req, res) => res.json(user(req.params.id)));
+      return new Promise((resolve) => {
+        const server = app.listen(port, '127.0.0.1', () => resolve(server));
+      });
+    }
+    case 'koa': {
+      const Koa = require('koa');
+      const Router = require('@koa/router');
+      const app = new Koa();
+      if (traced) app.use(require('@tracewire/koa').tracewire());
+      const router = new Router();
+      router.get('/users/:id', (ctx) => {
+        ctx.body = user(ctx.params.id);
+      });
+      app.use(router.routes());
+      return new Promise((resolve) => {
+        const server = app.listen(port, '127.0.0.1', () => resolve(server));
+      });
+    }
+    case 'fastify': {
+      const Fastify = require('fastify');
+      const app = Fastify();
+      if (traced) await app.register(require('@tracewire/fastify').tracewire);
+      app.get('/users/:id', async (req) => user(req.params.id));
+      await app.listen({ port, host: '127.0.0.1' });
+      return app.server;
+    }
+    case 'nest-express':
+    case 'nest-fastify': {
+      require('reflect-metadata');
+      const { Module, Controller, Get, Param } = require('@nestjs/common');
+      const { NestFactory } = require('@nestjs/core');
+      class UsersController {
+        get(id) {
+          return user(id);
+        }
+      }
+      const proto = UsersController.prototype;
+      const desc = Reflect.decorate(
+        [Get(':id'), Reflect.metadata('design:paramtypes', [String])],
+        proto,
+        'get',
+        Object.getOwnPropertyDescriptor(proto, 'get'),
+      );
+      Object.defineProperty(proto, 'get', desc);
+      Param('id')(UsersController.prototype, 'get', 0);
+      Reflect.decorate([Controller('users')], UsersController);
+      const imports = traced ? [require('@tracewire/nestjs').TracewireModule.forRoot()] : [];
+      class AppModule {}
+      Reflect.decorate([Module({ imports, controllers: [UsersController] })], AppModule);
+      let app;
+      if (framework === 'nest-fastify') {
+        const { FastifyAdapter } = require('@nestjs/platform-fastify');
+        app = await NestFactory.create(AppModule, new FastifyAdapter(), { logger: false });
+      } else {
+        app = await NestFactory.create(AppModule, { logger: false });
+      }
+      await app.listen(port, '127.0.0.1');
+      return app.getHttpServer();
+    }
+    default:
+      throw new Error(`unknown framework ${framework}`);
+  }
+}
+
+listen().then(
+  (server) => {
+    process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+    process.once('SIGTERM', async () => {
+      server.close();
+      try {
+        await sdkShutdown();
+      } finally {
+        process.exit(0);
+      }
+    });
+  },
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
