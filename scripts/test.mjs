@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNode24 } from './node24.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const node24 = join(root, 'node_modules', 'node24', 'bin', 'node');
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const only = process.env.TRACEWIRE_TEST_ONLY?.split(',').filter(Boolean);
 
@@ -74,11 +74,12 @@ step('typecheck', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-onl
 for (const d of testDirs)
   step(`test node20 ${rel(d)}`, process.execPath, [vitest, 'run', ...jsonOut('node20')], { cwd: d });
 
-if (existsSync(node24)) {
+const node24 = ensureNode24();
+if (node24 && existsSync(node24)) {
   for (const d of node24Dirs)
     step(`test node24 ${rel(d)}`, node24, [vitest, 'run', ...jsonOut('node24')], { cwd: d });
 } else {
-  results.push({ name: 'test node24 (binary missing: run npm ci)', ok: false, secs: '0' });
+  results.push({ name: 'test node24 (no Node 24 binary for this platform)', ok: false, secs: '0' });
 }
 
 for (const d of published) {

@@ -23,8 +23,9 @@ const opt = (name, def) => {
 };
 
 const quick = flag('quick');
-const node24 = join(root, 'node_modules', 'node24', 'bin', 'node');
-const nodes = opt('node', quick ? '20' : existsSync(node24) ? '20,24' : '20')
+const { ensureNode24 } = await import(join(root, 'scripts', 'node24.mjs'));
+const node24 = opt('node', '').includes('24') || !quick ? ensureNode24() : undefined;
+const nodes = opt('node', quick ? '20' : node24 && existsSync(node24) ? '20,24' : '20')
   .split(',')
   .map((v) => v.trim());
 const nodeBin = (v) => (v === '24' ? node24 : process.execPath);
