@@ -9,3 +9,5 @@ export type {
   ReceivedRequest,
   ReceiverBehavior,
 } from './otlp-receiver.js';
+export { decodeSpanFlags } from './span-flags.js';
+export type { DecodedSpanFlags } from './span-flags.js';

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -106,7 +107,9 @@ const toBigInt = (v: unknown): bigint => {
   if (typeof v === 'string') return BigInt(v);
   // protobufjs Long
   const l = v as { low: number; high: number; unsigned?: boolean };
-  return (BigInt(l.high >>> 0) << 32n) | BigInt(l.low >>> 0);
+  const u = (BigInt(l.high >>> 0) << 32n) | BigInt(l.low >>> 0);
+  // int64 fields (AnyValue.int_value) are signed; fixed64 times are unsigned.
+  return l.unsigned === false ? BigInt.asIntN(64, u) : u;
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: protobufjs message objects
@@ -278,6 +281,14 @@ export interface OtlpReceiver {
   waitFor(predicate: (spans: DecodedSpan[]) => boolean, timeoutMs?: number): Promise<DecodedSpan[]>;
   /** Replace how the receiver answers. */
   setBehavior(behavior: ReceiverBehavior | undefined): void;
+  /**
+   * Destroy the connection of the next `count` requests as soon as the first chunk of their body
+   * arrives (a reset mid-body: no response at all). Such requests are not recorded in `requests`;
+   * `midBodyResets()` counts them.
+   */
+  resetMidBody(count: number): void;
+  /** How many requests were reset mid-body so far. */
+  midBodyResets(): number;
   reset(): void;
   close(): Promise<void>;
 }
@@ -285,6 +296,11 @@ export interface OtlpReceiver {
 export interface OtlpReceiverOptions {
   port?: number;
   behavior?: ReceiverBehavior;
+  /**
+   * Serve HTTPS with this key and certificate (PEM). With `requestCert` and `ca`, client
+   * certificates signed by `ca` are required (mTLS). `url` then starts with `https://`.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
 }
 
 /**
@@ -302,8 +318,19 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     for (const w of waiters) w();
   };
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  let midBodyResetsLeft = 0;
+  let midBodyResetCount = 0;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
+    if (midBodyResetsLeft > 0) {
+      midBodyResetsLeft--;
+      req.once('data', () => {
+        midBodyResetCount++;
+        req.socket.destroy();
+        notify();
+      });
+      return;
+    }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
@@ -360,14 +387,27 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       if (plan?.delayMs) setTimeout(answer, plan.delayMs);
       else answer();
     });
-  });
+  };
+  const tls = options.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          key: tls.key,
+          cert: tls.cert,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          requestCert: tls.requestCert ?? false,
+          rejectUnauthorized: tls.requestCert ?? false,
+        },
+        handler,
+      )
+    : createServer(handler);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   const waitFor = (predicate: (spans: DecodedSpan[]) => boolean, timeoutMs = 10_000) =>
     new Promise<DecodedSpan[]>((resolve, reject) => {
@@ -401,6 +441,10 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     spans: () => accepted,
     waitFor,
     waitForSpans: (count, timeoutMs) => waitFor((s) => s.length >= count, timeoutMs),
+    resetMidBody: (count) => {
+      midBodyResetsLeft = count;
+    },
+    midBodyResets: () => midBodyResetCount,
     setBehavior: (b) => {
       behavior = b;
     },

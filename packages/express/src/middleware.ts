@@ -1,0 +1,132 @@
+import { context, trace } from '@opentelemetry/api';
+import { createHttpServerTracing, type ServerRequestTrace } from '@tracewire/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ExpressTracewireOptions, normaliseOptions } from './options.js';
+import { errorMessage, report } from './report.js';
+import {
+  ExpressRequest,
+  onResponseClose,
+  REQUEST_STATE,
+  type TracedRequest,
+  UNTRACED,
+} from './request-state.js';
+import { subscribeRouterChannel } from './router-channel.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
+
+/** Express's `next`. Typed structurally so this package needs no Express types at run time or in its `.d.ts`. */
+export type NextFunction = (err?: unknown) => void;
+
+/** The middleware `tracewire()` returns: `app.use()` accepts it in Express 4 and 5. */
+export type TracewireMiddleware = (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void;
+
+/** The error-recording middleware `recordErrors()` returns (four parameters: Express calls it with errors only). */
+export type RecordErrorsMiddleware = (
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction,
+) => void;
+
+/**
+ * OpenTelemetry tracing for an Express 4 or 5 app: one SERVER span per request, named
+ * `GET /users/:id` from the full route template (mount prefixes included), with the HTTP semantic
+ * convention attributes, status and W3C trace-context propagation. Register it first.
+ *
+ * Spans go to whatever SDK is registered through `@opentelemetry/api`: tracewire's (`start()` from
+ * `@tracewire/core`) or the official one. Options are validated here: a bad option throws a
+ * `TypeError` naming it.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { start } from '@tracewire/core';
+ * import { tracewire } from '@tracewire/express';
+ *
+ * start({ serviceName: 'shop' });
+ * const app = express();
+ * app.use(tracewire({ ignore: ['/healthz'] }));
+ * app.get('/users/:id', (req, res) => res.json({ id: req.params.id }));
+ * app.listen(3000);
+ * ```
+ */
+export function tracewire(options?: ExpressTracewireOptions): TracewireMiddleware {
+  const { lifecycle, middlewareSpans } = normaliseOptions(options);
+  const tracing = createHttpServerTracing(lifecycle, { name: PACKAGE_NAME, version: PACKAGE_VERSION });
+  const middlewareTracer = middlewareSpans
+    ? (lifecycle.tracerProvider ?? trace.getTracerProvider()).getTracer(PACKAGE_NAME, PACKAGE_VERSION)
+    : undefined;
+  // Express 5 reports handler errors (and middleware timing) on diagnostics_channel.
+  subscribeRouterChannel();
+
+  return function tracewireMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    const r = req as TracedRequest;
+    // Already traced by an outer tracewire() (a sub-app or router registering it again): one span per request.
+    if (r[REQUEST_STATE] !== undefined) {
+      next();
+      return;
+    }
+    let t: ServerRequestTrace;
+    try {
+      t = tracing.begin(req, res);
+      if (t.recording) {
+        r[REQUEST_STATE] = new ExpressRequest(t, r, res, middlewareTracer);
+        // Prepended: it must name the route before the lifecycle's own `close` listener ends the span.
+        res.prependListener('close', onResponseClose);
+        if (
+          middlewareTracer !== undefined &&
+          typeof (r.app as { lazyrouter?: unknown })?.lazyrouter === 'function'
+        ) {
+          report(
+            'middleware-spans-express4',
+            'middlewareSpans needs Express 5 (router >= 2.3); Express 4 middleware is not timed',
+          );
+        }
+      } else {
+        r[REQUEST_STATE] = UNTRACED;
+      }
+    } catch (err) {
+      report('begin', `could not trace a request: ${errorMessage(err)}`);
+      next();
+      return;
+    }
+    // The rest of the request runs in the span's context, so `trace.getActiveSpan()` and any
+    // instrumented client used by handlers see it (for ignored requests: the caller's context).
+    context.with(t.context, next);
+  };
+}
+
+/**
+ * Record the error an Express error handler is about to handle on the request's server span
+ * (an exception event with type, message and stack), then pass it on unchanged. Register it after
+ * your routes and before your own error handlers.
+ *
+ * Express 5 (router >= 2.3) reports handler errors to tracewire by itself, so this is only needed
+ * on Express 4, which offers no way to see them without patching it. Using it on Express 5 is
+ * harmless (each error is recorded once).
+ *
+ * @example
+ * ```ts
+ * app.use(tracewire());
+ * app.get('/orders/:id', loadOrder);
+ * app.use(recordErrors());
+ * app.use((err, req, res, next) => res.status(500).json({ error: 'internal' }));
+ * ```
+ */
+export function recordErrors(): RecordErrorsMiddleware {
+  return function tracewireRecordErrors(
+    err: unknown,
+    req: IncomingMessage,
+    _res: ServerResponse,
+    next: NextFunction,
+  ) {
+    try {
+      // Duck-typed: the state may come from the other (CJS/ESM) build of this package.
+      const state = (req as TracedRequest)[REQUEST_STATE] as { recordError?: unknown } | undefined;
+      if (state !== undefined && typeof state.recordError === 'function')
+        (state as ExpressRequest).recordError(err);
+    } catch (e) {
+      report('recordErrors', `could not record an error: ${errorMessage(e)}`);
+    }
+    next(err);
+  };
+}

@@ -1,0 +1,197 @@
+import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { ServerRequestTrace } from '@tracewire/core';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorMessage, report } from './report.js';
+import { type ExpressRoute, isExpressApp, resolveRouteTemplate, topApp } from './route-template.js';
+
+/**
+ * Where a request's tracing state lives on `req`. A registered symbol: the CJS and the ESM build
+ * of this package can both be loaded, and the diagnostics-channel subscriber of one must find the
+ * state created by the other.
+ */
+export const REQUEST_STATE = Symbol.for('tracewire.express.request');
+
+/** Marks a request that an outer `tracewire()` already handled but does not record (ignored, unsampled). */
+export const UNTRACED = Object.freeze({ untraced: true as const });
+
+export type TracedRequest = IncomingMessage & {
+  [REQUEST_STATE]?: ExpressRequest | typeof UNTRACED;
+  route?: unknown;
+  app?: unknown;
+  originalUrl?: unknown;
+};
+
+/** What `router` (>= 2.3, Express 5) publishes on the `express.router.request` tracing channel. */
+export interface RouterChannelMessage {
+  req?: TracedRequest;
+  res?: ServerResponse;
+  layer?: unknown;
+  handler?: unknown;
+  route?: unknown;
+  error?: unknown;
+  result?: unknown;
+  errorHandler?: boolean;
+  [MIDDLEWARE_SPAN]?: MiddlewareSpan;
+}
+
+const MIDDLEWARE_SPAN = Symbol('tracewire.express.middlewareSpan');
+
+interface MiddlewareSpan {
+  readonly span: Span;
+  ended: boolean;
+}
+
+/** Most middleware spans one request records (memory stays bounded on pathological apps). */
+const MAX_MIDDLEWARE_SPANS = 128;
+
+/** The per-request state of one traced Express request. */
+export class ExpressRequest {
+  private done = false;
+  private open: MiddlewareSpan[] | undefined = undefined;
+  private spanCount = 0;
+  /** The app tracewire() runs in (where routing starts), read at begin: later `req.app` may be a sub-app. */
+  private readonly app: unknown;
+  /** `req.app` at the last router event (Express 5), to notice entering a sub-app. */
+  private lastApp: unknown;
+
+  constructor(
+    readonly trace: ServerRequestTrace,
+    private readonly req: TracedRequest,
+    private readonly res: ServerResponse,
+    /** Set when `middlewareSpans` is on. */
+    private readonly middlewareTracer: Tracer | undefined,
+  ) {
+    this.app = req.app;
+    this.lastApp = req.app;
+  }
+
+  recordError(error: unknown): void {
+    // The lifecycle deduplicates by identity: Express hands one error through several handlers.
+    this.trace.recordError(error);
+  }
+
+  /** The response closed (completed or not): name the route, close middleware spans. Runs before the lifecycle ends the span. */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      const route = this.req.route as ExpressRoute | undefined;
+      if (route !== undefined && route !== null && typeof route === 'object' && 'path' in route) {
+        const app = this.app;
+        if (isExpressApp(app)) {
+          // `req.app` now is the innermost app the request reached: climbing from it teaches the
+          // resolver the sub-apps behind `app.use(path, subApp)` wrappers.
+          const inner = this.req.app;
+          if (inner !== app && isExpressApp(inner)) topApp(inner);
+          const template = resolveRouteTemplate(topApp(app), route, pathnameOf(this.req));
+          if (template !== undefined) this.trace.setRoute(template);
+          else
+            report(
+              'route-unresolved',
+              'could not determine the route template of a matched route; http.route left unset',
+              'debug',
+            );
+        }
+      }
+    } catch (err) {
+      report('route', `could not determine the route template: ${errorMessage(err)}`);
+    }
+    if (this.open !== undefined) this.endOpen();
+  }
+
+  // --- Express 5 `express.router.request` events (see router-channel.ts) -----------------------
+
+  routerStart(msg: RouterChannelMessage): void {
+    // Learn sub-apps as the request enters them: an error that later escapes a sub-app to the
+    // parent's error handler is then still named with the sub-app's route (see route-template.ts).
+    const current = this.req.app;
+    if (current !== this.lastApp) {
+      this.lastApp = current;
+      if (isExpressApp(current)) topApp(current);
+    }
+    const tracer = this.middlewareTracer;
+    if (tracer === undefined || this.done) return;
+    const handler = msg.handler;
+    if (typeof handler !== 'function' || isRoutingContainer(handler)) return;
+    // Express runs one handler at a time per request: a new one starting means the previous ones
+    // handed over (called `next`), whatever they do afterwards.
+    if (this.open !== undefined) this.endOpen();
+    if (this.spanCount >= MAX_MIDDLEWARE_SPANS) return;
+    this.spanCount++;
+    const name = handler.name === '' ? '<anonymous>' : handler.name;
+    const span = tracer.startSpan(
+      name,
+      { kind: SpanKind.INTERNAL, attributes: { 'code.function.name': name } },
+      this.trace.context,
+    );
+    const rec: MiddlewareSpan = { span, ended: false };
+    msg[MIDDLEWARE_SPAN] = rec;
+    (this.open ??= []).push(rec);
+  }
+
+  /** The handler returned. A promise settles later (asyncEnd); a sync return ends the span if the response is done. */
+  routerEnd(msg: RouterChannelMessage): void {
+    const rec = msg[MIDDLEWARE_SPAN];
+    if (rec === undefined || rec.ended) return;
+    if ('error' in msg && msg.error !== undefined) this.endSpan(rec, msg.error);
+    // `result` is set only on a synchronous return; without it a promise is pending.
+    else if ('result' in msg && this.res.writableEnded) this.endSpan(rec, undefined);
+  }
+
+  routerAsyncEnd(msg: RouterChannelMessage): void {
+    const rec = msg[MIDDLEWARE_SPAN];
+    if (rec !== undefined && !rec.ended) this.endSpan(rec, msg.error);
+  }
+
+  routerError(msg: RouterChannelMessage): void {
+    if (msg.error !== undefined) this.recordError(msg.error);
+    const rec = msg[MIDDLEWARE_SPAN];
+    if (rec !== undefined && !rec.ended) this.endSpan(rec, msg.error);
+  }
+
+  private endSpan(rec: MiddlewareSpan, error: unknown): void {
+    rec.ended = true;
+    if (error !== undefined) {
+      rec.span.recordException(error instanceof Error ? error : String(error));
+      rec.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    rec.span.end();
+  }
+
+  private endOpen(): void {
+    const open = this.open as MiddlewareSpan[];
+    for (const rec of open) if (!rec.ended) this.endSpan(rec, undefined);
+    open.length = 0;
+  }
+}
+
+/** Routers and sub-apps are containers: their handlers get spans, they do not. */
+function isRoutingContainer(fn: object): boolean {
+  return (
+    Array.isArray((fn as { stack?: unknown }).stack) ||
+    isExpressApp(fn) ||
+    (fn as { name?: unknown }).name === 'mounted_app'
+  );
+}
+
+/** `req.originalUrl` (what Express routed) without the query; the absolute form reduced to its path. */
+export function pathnameOf(req: TracedRequest): string {
+  const raw = typeof req.originalUrl === 'string' ? req.originalUrl : req.url;
+  if (typeof raw !== 'string' || raw === '') return '/';
+  let url = raw;
+  if (url.charCodeAt(0) !== 0x2f /* / */) {
+    const scheme = url.indexOf('://');
+    if (scheme > 0) {
+      const slash = url.indexOf('/', scheme + 3);
+      url = slash === -1 ? '/' : url.slice(slash);
+    }
+  }
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** The shared `close` listener (one function for every request: no per-request closure). */
+export function onResponseClose(this: ServerResponse & { req?: TracedRequest }): void {
+  const state = this.req?.[REQUEST_STATE];
+  if (state instanceof ExpressRequest) state.finish();
+}
