@@ -16,6 +16,7 @@ export default defineConfig({
       '@tracewire/koa': pkg('koa'),
       '@tracewire/fastify': pkg('fastify'),
       '@tracewire/nestjs': pkg('nestjs'),
+      '@tracewire/viewer': fileURLToPath(new URL('./apps/viewer/src/index.ts', import.meta.url)),
     },
   },
   test: {

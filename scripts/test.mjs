@@ -15,6 +15,7 @@ const only = process.env.TRACEWIRE_TEST_ONLY?.split(',').filter(Boolean);
 
 /** Published packages: packaging rules apply to these. */
 const published = ['core', 'express', 'koa', 'fastify', 'nestjs'].map((p) => join(root, 'packages', p));
+const viewer = join(root, 'apps', 'viewer');
 
 /** Every workspace with tests. */
 const testDirs = [
@@ -82,9 +83,11 @@ if (node24 && existsSync(node24)) {
   results.push({ name: 'test node24 (no Node 24 binary for this platform)', ok: false, secs: '0' });
 }
 
-for (const d of published) {
+for (const d of [...published, viewer]) {
+  // The viewer is an ESM-only command-line app with a programmatic API; the libraries ship ESM and CJS.
+  const profile = d === viewer ? 'esm-only' : 'node16';
   step(`package ${rel(d)}: publint`, 'npx', ['publint', '--strict'], { cwd: d });
-  step(`package ${rel(d)}: attw`, 'npx', ['attw', '--pack', '.', '--profile', 'node16'], { cwd: d });
+  step(`package ${rel(d)}: attw`, 'npx', ['attw', '--pack', '.', '--profile', profile], { cwd: d });
   step(`package ${rel(d)}: contents`, process.execPath, [join(root, 'scripts', 'check-pack.mjs')], {
     cwd: d,
   });
