@@ -1,0 +1,656 @@
+/**
+ * The framework-neutral HTTP server lifecycle: the one place that knows the HTTP semantic
+ * conventions (semantic-conventions `docs/http/http-spans.md`, stable; SPEC.md section 3).
+ * Adapters call `begin` in their first middleware, `setRoute` once the framework matched a route,
+ * `recordError` when they see an exception, and run the rest of the request in `trace.context`.
+ *
+ * It uses only `@opentelemetry/api`, so it works with tracewire's SDK and with the official one.
+ */
+import {
+  type Attributes,
+  type Context,
+  context as contextApi,
+  INVALID_SPAN_CONTEXT,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { envString } from '../sdk/env.js';
+import { fenced, report } from '../sdk/report.js';
+import {
+  captureRawHeaders,
+  DEFAULT_KNOWN_METHODS,
+  DEFAULT_REDACTED_QUERY_KEYS,
+  defaultPort,
+  firstListItem,
+  type HostPort,
+  headerString,
+  NEVER_CAPTURED_HEADERS,
+  parseClientAddress,
+  parseForwarded,
+  parseHostPort,
+  parseScheme,
+  redactQuery,
+  responseHeaderValues,
+} from './request-attributes.js';
+import type {
+  HttpServerTracing,
+  HttpServerTracingOptions,
+  IgnoreMatcher,
+  ServerRequestTrace,
+} from './types.js';
+
+/**
+ * `error.type` when the connection closed before the response was complete and no exception
+ * explains it (a client abort, a socket error, `res.destroy()`). Low cardinality by design.
+ */
+export const ERROR_TYPE_ABORTED = 'aborted';
+/** `error.type` for a thrown value that is not an Error (a string, a number, a plain object): semconv's fallback. */
+export const ERROR_TYPE_OTHER = '_OTHER';
+
+/** The environment variable that replaces the list of known methods (semconv `http.request.method`). */
+export const KNOWN_METHODS_ENV = 'OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS';
+
+// Attribute names (semantic-conventions `docs/http/http-spans.md`, stable).
+const ATTR_METHOD = 'http.request.method';
+const ATTR_METHOD_ORIGINAL = 'http.request.method_original';
+const ATTR_ROUTE = 'http.route';
+const ATTR_STATUS = 'http.response.status_code';
+const ATTR_ERROR_TYPE = 'error.type';
+
+/**
+ * `res[TRACE]` points at the request's trace so one shared `close` listener serves every request.
+ * `Symbol.for`: the CJS and ESM builds of this package may both be loaded (dual package hazard) and
+ * must still agree that a response already has its trace.
+ */
+const TRACE = Symbol.for('tracewire.http.requestTrace');
+type TracedResponse = ServerResponse & { [TRACE]?: RequestTrace };
+
+/** Reads Node's lowercased header object; arrays pass through so propagators can reject repeated headers (W3C). */
+const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
+  keys(carrier) {
+    return carrier ? Object.keys(carrier) : [];
+  },
+  get(carrier, key) {
+    if (!carrier) return undefined;
+    const v = carrier[key];
+    return typeof v === 'string' || Array.isArray(v) ? v : undefined;
+  },
+};
+
+/** What `begin` needs, computed once at creation (STYLE.md 4: nothing per request that could be computed once). */
+interface Config {
+  readonly tracer: Tracer;
+  readonly knownMethods: ReadonlySet<string>;
+  readonly ignore: ((req: IncomingMessage, path: string) => boolean) | undefined;
+  readonly requestHook: HttpServerTracingOptions['requestHook'];
+  readonly responseHook: HttpServerTracingOptions['responseHook'];
+  readonly spanName: HttpServerTracingOptions['spanName'];
+  /** lowercased header name → attribute key */
+  readonly requestHeaders: ReadonlyMap<string, string> | undefined;
+  /** [lowercased header name, attribute key] */
+  readonly responseHeaders: ReadonlyArray<readonly [string, string]> | undefined;
+  readonly redactKeys: ReadonlySet<string>;
+}
+
+/**
+ * Create the HTTP server lifecycle for one adapter instance. Options are validated and normalised
+ * here, once: a bad option is a `TypeError` naming it.
+ *
+ * @param options what every adapter exposes to its users (see {@link HttpServerTracingOptions})
+ * @param scope the instrumentation scope the spans are reported under (the adapter's package name and version)
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { context } from '@opentelemetry/api';
+ * import { createHttpServerTracing } from '@tracewire/core';
+ *
+ * const tracing = createHttpServerTracing({ ignore: ['/healthz'] }, { name: 'my-server', version: '1.0.0' });
+ * createServer((req, res) => {
+ *   const t = tracing.begin(req, res);
+ *   context.with(t.context, () => {
+ *     t.setRoute('/users/:id');
+ *     res.end('ok');
+ *   });
+ * }).listen(3000);
+ * ```
+ */
+export function createHttpServerTracing(
+  options: HttpServerTracingOptions | undefined,
+  scope: { name: string; version?: string },
+): HttpServerTracing {
+  const cfg = normaliseOptions(options, scope);
+  return {
+    begin(req, res, startTime) {
+      return begin(cfg, req, res, startTime);
+    },
+  };
+}
+
+function begin(
+  cfg: Config,
+  req: IncomingMessage,
+  res: ServerResponse,
+  startTime?: number,
+): ServerRequestTrace {
+  // One request, one span: a second `begin` on the same response (a mounted sub-app with its own
+  // middleware, two adapters) gets the trace that is already running.
+  const running = (res as TracedResponse | undefined)?.[TRACE];
+  if (running !== undefined) return running;
+  const active = contextApi.active();
+  let parent: Context;
+  try {
+    parent = propagation.extract(active, req?.headers, headerGetter);
+  } catch (err) {
+    // A propagator must never throw (OTel spec, "Propagators API"); if one does, start a new trace.
+    report('http:extract', `propagation.extract threw and was ignored: ${message(err)}`);
+    parent = active;
+  }
+  try {
+    const target = requestTarget(req);
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    if (cfg.ignore?.(req, path)) return ignored(parent);
+
+    const attributes = startAttributes(cfg, req, path, q === -1 ? undefined : target.slice(q + 1));
+    const method = attributes[ATTR_METHOD] as string;
+    const span = cfg.tracer.startSpan(
+      method === '_OTHER' ? 'HTTP' : method,
+      startTime === undefined
+        ? { kind: SpanKind.SERVER, attributes }
+        : { kind: SpanKind.SERVER, attributes, startTime },
+      parent,
+    );
+    const t = new RequestTrace(cfg, span, trace.setSpan(parent, span), req, res, method);
+    (res as TracedResponse)[TRACE] = t;
+    if (!t.recording) return t;
+    // One listener, shared by every request: `close` is emitted both after a completed response
+    // (`writableFinished` true) and when the connection goes away first (an abort).
+    res.on('close', onResponseClose);
+    if (cfg.requestHook) {
+      const hook = cfg.requestHook;
+      fenced('requestHook', undefined, () => hook(span, req));
+    }
+    // Begun too late (the response already finished or died): `close` may have been emitted
+    // already, so end now rather than never.
+    if (res.writableFinished || res.destroyed) t.closed();
+    return t;
+  } catch (err) {
+    // Tracing failed for this request: serve it untraced, but keep the caller's trace context.
+    report('http:begin', `could not start the server span: ${message(err)}`);
+    return ignored(parent);
+  }
+}
+
+function onResponseClose(this: TracedResponse): void {
+  const t = this[TRACE];
+  if (t !== undefined) t.closed();
+}
+
+/** The request target as received. Express rewrites `req.url` under mounted routers; `originalUrl` keeps it. */
+function requestTarget(req: IncomingMessage): string {
+  const original = (req as { originalUrl?: unknown }).originalUrl;
+  const url = typeof original === 'string' ? original : req.url;
+  if (typeof url !== 'string' || url === '') return '/';
+  const c = url.charCodeAt(0);
+  if (c === 0x2f /* / */ || c === 0x2a /* * */) return url;
+  // absolute-form (`GET http://host/p?q HTTP/1.1`, RFC 9112 3.2.2): keep path and query only.
+  const scheme = url.indexOf('://');
+  if (scheme > 0) {
+    const slash = url.indexOf('/', scheme + 3);
+    const query = url.indexOf('?', scheme + 3);
+    if (slash !== -1 && (query === -1 || slash < query)) return url.slice(slash);
+    return query === -1 ? '/' : `/${url.slice(query)}`;
+  }
+  return url; // authority-form (CONNECT host:port): kept as sent
+}
+
+/**
+ * The attributes a sampler can use, set at span start (SPEC.md section 3; semconv marks them
+ * "SHOULD be provided at span creation time").
+ */
+function startAttributes(
+  cfg: Config,
+  req: IncomingMessage,
+  path: string,
+  query: string | undefined,
+): Attributes {
+  const headers = req.headers;
+  const attributes: Attributes = {};
+  const rawMethod = typeof req.method === 'string' ? req.method : '';
+  if (cfg.knownMethods.has(rawMethod)) {
+    attributes[ATTR_METHOD] = rawMethod;
+  } else {
+    attributes[ATTR_METHOD] = '_OTHER';
+    attributes[ATTR_METHOD_ORIGINAL] = rawMethod;
+  }
+  attributes['url.path'] = path;
+  if (query !== undefined) attributes['url.query'] = redactQuery(query, cfg.redactKeys);
+
+  // Forwarded (RFC 7239) first, then the X-Forwarded-* de-facto headers, then what the connection says.
+  const forwardedRaw = headerString(headers.forwarded);
+  const forwarded = forwardedRaw === undefined ? undefined : parseForwarded(forwardedRaw);
+  const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | null | undefined;
+
+  let scheme: 'http' | 'https' | undefined;
+  if (forwarded?.proto !== undefined) scheme = parseScheme(forwarded.proto);
+  if (scheme === undefined) {
+    const xfp = headerString(headers['x-forwarded-proto']);
+    const first = xfp === undefined ? undefined : firstListItem(xfp);
+    if (first !== undefined) scheme = parseScheme(first);
+  }
+  if (scheme === undefined) {
+    const h2 = headerString(headers[':scheme']);
+    if (h2 !== undefined) scheme = parseScheme(h2);
+  }
+  scheme ??= socket?.encrypted === true ? 'https' : 'http';
+  attributes['url.scheme'] = scheme;
+
+  let server: HostPort | undefined;
+  if (forwarded?.host !== undefined) server = parseHostPort(forwarded.host);
+  if (server === undefined) {
+    const xfh = headerString(headers['x-forwarded-host']);
+    const first = xfh === undefined ? undefined : firstListItem(xfh);
+    if (first !== undefined) server = parseHostPort(first);
+  }
+  if (server === undefined) {
+    const authority = headerString(headers[':authority']);
+    if (authority !== undefined) server = parseHostPort(authority);
+  }
+  if (server === undefined) {
+    const host = headerString(headers.host);
+    if (host !== undefined) server = parseHostPort(host);
+  }
+  if (server !== undefined) {
+    attributes['server.address'] = server.address;
+    // semconv: server.port is conditionally required when server.address is set; an authority
+    // without a port means the scheme's default port (RFC 9110 4.2).
+    attributes['server.port'] = server.port ?? defaultPort(scheme);
+  }
+
+  let client: string | undefined;
+  if (forwarded?.for !== undefined) client = parseClientAddress(forwarded.for);
+  if (client === undefined) {
+    const xff = headerString(headers['x-forwarded-for']);
+    const first = xff === undefined ? undefined : firstListItem(xff);
+    if (first !== undefined) client = parseClientAddress(first);
+  }
+  const peerAddress = socket?.remoteAddress;
+  if (client === undefined && peerAddress !== undefined) client = peerAddress;
+  if (client !== undefined) attributes['client.address'] = client;
+  if (peerAddress !== undefined) {
+    attributes['network.peer.address'] = peerAddress;
+    const peerPort = socket?.remotePort;
+    if (peerPort !== undefined) attributes['network.peer.port'] = peerPort;
+  }
+
+  // semconv: `1.1`, `2`, `3` (the major alone when there is no minor).
+  const version = req.httpVersion;
+  if (typeof version === 'string' && version !== '') {
+    attributes['network.protocol.version'] = version === '2.0' ? '2' : version === '3.0' ? '3' : version;
+  }
+  const ua = headerString(headers['user-agent']);
+  if (ua !== undefined) attributes['user_agent.original'] = ua;
+
+  if (cfg.requestHeaders !== undefined) captureRawHeaders(req.rawHeaders, cfg.requestHeaders, attributes);
+  return attributes;
+}
+
+/** The lifecycle of one traced request. */
+class RequestTrace implements ServerRequestTrace {
+  readonly recording: boolean;
+  private route: string | undefined = undefined;
+  private ended: boolean;
+  /** Type name of the last exception recorded (it is the one that decided the response). */
+  private errorType: string | undefined = undefined;
+  private errorMessage: string | undefined = undefined;
+  /** Errors already recorded, by identity: Express passes one error through several handlers. */
+  private seen: unknown[] | undefined = undefined;
+
+  constructor(
+    private readonly cfg: Config,
+    readonly span: Span,
+    readonly context: Context,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    /** `http.request.method` (a known method or `_OTHER`). */
+    private readonly method: string,
+  ) {
+    this.recording = span.isRecording();
+    // A non-recording span (not sampled) needs no bookkeeping at all.
+    this.ended = !this.recording;
+  }
+
+  setRoute(template: string): void {
+    if (typeof template === 'string' && template !== '') this.route = template;
+  }
+
+  recordError(error: unknown): void {
+    if (this.ended) return;
+    try {
+      if (this.seen === undefined) this.seen = [error];
+      else if (this.seen.includes(error)) return;
+      else if (this.seen.length < 16) this.seen.push(error);
+      else return; // bounded: a request that produced 16 distinct errors has said enough
+      this.span.recordException(toException(error));
+      this.errorType = errorTypeOf(error);
+      this.errorMessage = error instanceof Error ? error.message : undefined;
+    } catch (err) {
+      report('http:recordError', `could not record an exception: ${message(err)}`);
+    }
+  }
+
+  end(statusCode?: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    const res = this.res;
+    this.finish(statusCode ?? (res.headersSent ? res.statusCode : undefined), false);
+  }
+
+  /** The response emitted `close`: completed when `writableFinished`, otherwise the connection went away first. */
+  closed(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const res = this.res;
+    const completed = res.writableFinished === true;
+    this.finish(completed || res.headersSent ? res.statusCode : undefined, !completed);
+  }
+
+  private finish(statusCode: number | undefined, aborted: boolean): void {
+    const span = this.span;
+    try {
+      const cfg = this.cfg;
+      // A route set by user code on the span wins over ours (we only set ours here, at the end, so
+      // anything already there came from the application). Both tracewire's and the official SDK's
+      // spans expose `attributes`.
+      const existing = (span as { attributes?: Attributes }).attributes?.[ATTR_ROUTE];
+      let route: string | undefined;
+      if (typeof existing === 'string' && existing !== '') route = existing;
+      else if (this.route !== undefined) {
+        route = this.route;
+        span.setAttribute(ATTR_ROUTE, route);
+      }
+
+      const base = this.method === '_OTHER' ? 'HTTP' : this.method;
+      let name = route === undefined ? base : `${base} ${route}`;
+      if (cfg.spanName !== undefined) {
+        const fn = cfg.spanName;
+        const custom = fenced<unknown>('spanName', undefined, () => fn(this.req, route));
+        if (typeof custom === 'string' && custom !== '') name = custom;
+      }
+      if (name !== base) span.updateName(name);
+
+      const code = typeof statusCode === 'number' && Number.isInteger(statusCode) ? statusCode : undefined;
+      if (code !== undefined) span.setAttribute(ATTR_STATUS, code);
+
+      // semconv "Status": 1xx-4xx leave the status unset on SERVER spans, 5xx is an error; an error
+      // before a status was sent is described by the exception type or a documented identifier.
+      // An exception with a <500 response was handled (the app answered 4xx): event kept, status unset.
+      const noResponse = aborted || code === undefined;
+      let errorType: string | undefined;
+      if (this.errorType !== undefined && (noResponse || (code !== undefined && code >= 500))) {
+        errorType = this.errorType;
+      } else if (code !== undefined && code >= 500) {
+        errorType = String(code);
+      } else if (aborted) {
+        errorType = ERROR_TYPE_ABORTED;
+      }
+      if (errorType !== undefined) {
+        span.setAttribute(ATTR_ERROR_TYPE, errorType);
+        span.setStatus(
+          errorType === this.errorType && this.errorMessage !== undefined
+            ? { code: SpanStatusCode.ERROR, message: this.errorMessage }
+            : { code: SpanStatusCode.ERROR },
+        );
+      }
+
+      if (cfg.responseHeaders !== undefined) {
+        const res = this.res;
+        for (const [header, key] of cfg.responseHeaders) {
+          const values = responseHeaderValues(res.getHeader(header));
+          if (values !== undefined) span.setAttribute(key, values);
+        }
+      }
+      if (cfg.responseHook !== undefined) {
+        const hook = cfg.responseHook;
+        fenced('responseHook', undefined, () => hook(span, this.res, this.req));
+      }
+    } catch (err) {
+      report('http:end', `could not complete the server span: ${message(err)}`);
+    }
+    try {
+      span.end();
+    } catch (err) {
+      report('http:end', `could not end the server span: ${message(err)}`);
+    }
+  }
+}
+
+/** An ignored request (or one tracing failed on): no span, but the caller's context continues. */
+function ignored(parent: Context): ServerRequestTrace {
+  return {
+    span: trace.getSpan(parent) ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
+    context: parent,
+    recording: false,
+    setRoute: noop,
+    recordError: noop,
+    end: noop,
+  };
+}
+
+function noop(): void {}
+
+/**
+ * `error.type` for an exception: the class name (`TypeError`, `ValidationError`), `Error` when it
+ * has none, `_OTHER` for a thrown non-Error (semconv `error.type`: "_OTHER" is the fallback value).
+ */
+export function errorTypeOf(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return ERROR_TYPE_OTHER;
+  const isError =
+    error instanceof Error ||
+    // an Error from another realm (vm, worker) fails instanceof but has the same shape
+    (typeof (error as { message?: unknown }).message === 'string' &&
+      typeof (error as { stack?: unknown }).stack === 'string');
+  if (!isError) return ERROR_TYPE_OTHER;
+  const ctor = (error as { constructor?: unknown }).constructor;
+  const name = typeof ctor === 'function' ? ctor.name : undefined;
+  return typeof name === 'string' && name !== '' ? name : 'Error';
+}
+
+/** What `span.recordException` accepts: Errors and Error-like objects as they are, anything else as a string. */
+function toException(error: unknown): Error | string {
+  if (error instanceof Error) return error;
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null && typeof (error as Error).message === 'string') {
+    return error as Error;
+  }
+  try {
+    return String(error);
+  } catch {
+    return '[unprintable value]';
+  }
+}
+
+function message(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof RegExp) return 'a RegExp';
+  return typeof v;
+}
+
+function bad(option: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`tracewire: option "${option}" must be ${expected}, got ${typeName(got)}`);
+}
+
+function optionalFunction<T>(name: string, v: T | undefined): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'function') throw bad(name, 'a function', v);
+  return v;
+}
+
+/** RFC 9110 token characters, for header names and methods. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function normaliseOptions(
+  options: HttpServerTracingOptions | undefined,
+  scope: { name: string; version?: string },
+): Config {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new TypeError(`tracewire: options must be an object, got ${typeName(options)}`);
+  }
+  const o: HttpServerTracingOptions = options ?? {};
+  if (typeof scope !== 'object' || scope === null || typeof scope.name !== 'string' || scope.name === '') {
+    throw new TypeError('tracewire: createHttpServerTracing needs a scope with a non-empty "name"');
+  }
+  if (scope.version !== undefined && typeof scope.version !== 'string') {
+    throw new TypeError(`tracewire: scope "version" must be a string, got ${typeName(scope.version)}`);
+  }
+
+  let tracer: Tracer;
+  if (o.tracerProvider !== undefined) {
+    const tp = o.tracerProvider as { getTracer?: unknown } | null;
+    if (typeof tp !== 'object' || tp === null || typeof tp.getTracer !== 'function') {
+      throw bad('tracerProvider', 'a TracerProvider (an object with getTracer())', o.tracerProvider);
+    }
+    tracer = o.tracerProvider.getTracer(scope.name, scope.version);
+  } else {
+    // The global provider is a proxy: a tracer taken now follows an SDK registered later.
+    tracer = trace.getTracer(scope.name, scope.version);
+  }
+
+  const redactKeys = new Set(DEFAULT_REDACTED_QUERY_KEYS);
+  if (o.redactQueryKeys !== undefined) {
+    if (
+      !Array.isArray(o.redactQueryKeys) ||
+      o.redactQueryKeys.some((k) => typeof k !== 'string' || k === '')
+    ) {
+      throw bad('redactQueryKeys', 'an array of non-empty strings', o.redactQueryKeys);
+    }
+    for (const k of o.redactQueryKeys) redactKeys.add(k);
+  }
+
+  let requestHeaders: Map<string, string> | undefined;
+  let responseHeaders: Array<readonly [string, string]> | undefined;
+  if (o.captureHeaders !== undefined) {
+    const ch = o.captureHeaders as { request?: unknown; response?: unknown } | null;
+    if (typeof ch !== 'object' || ch === null || Array.isArray(ch)) {
+      throw bad('captureHeaders', 'an object { request?: string[], response?: string[] }', ch);
+    }
+    const req = headerList('captureHeaders.request', ch.request);
+    if (req.length > 0) requestHeaders = new Map(req.map((h) => [h, `http.request.header.${h}`]));
+    const res = headerList('captureHeaders.response', ch.response);
+    if (res.length > 0) responseHeaders = res.map((h) => [h, `http.response.header.${h}`] as const);
+  }
+
+  return {
+    tracer,
+    knownMethods: knownMethods(),
+    ignore: normaliseIgnore(o.ignore),
+    requestHook: optionalFunction('requestHook', o.requestHook),
+    responseHook: optionalFunction('responseHook', o.responseHook),
+    spanName: optionalFunction('spanName', o.spanName),
+    requestHeaders,
+    responseHeaders,
+    redactKeys,
+  };
+}
+
+/** Lowercased, deduplicated header names; the secret headers are dropped (with a warning) even when listed. */
+function headerList(option: string, v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw bad(option, 'an array of header names', v);
+  const out: string[] = [];
+  for (const h of v) {
+    if (typeof h !== 'string' || !TOKEN.test(h)) {
+      throw new TypeError(
+        `tracewire: option "${option}" must contain header names (RFC 9110 tokens), got ${
+          typeof h === 'string' ? JSON.stringify(h) : typeName(h)
+        }`,
+      );
+    }
+    const name = h.toLowerCase();
+    if (NEVER_CAPTURED_HEADERS.has(name)) {
+      report(
+        `http:secret-header:${name}`,
+        `"${name}" is listed in ${option} but is never captured (it carries credentials)`,
+      );
+      continue;
+    }
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+/** All matchers folded into one function at creation; a throwing predicate is reported and does not ignore. */
+function normaliseIgnore(
+  v: IgnoreMatcher | readonly IgnoreMatcher[] | undefined,
+): ((req: IncomingMessage, path: string) => boolean) | undefined {
+  if (v === undefined) return undefined;
+  const list: readonly unknown[] = Array.isArray(v) ? v : [v];
+  const paths = new Set<string>();
+  const patterns: RegExp[] = [];
+  const predicates: Array<(req: IncomingMessage) => boolean> = [];
+  for (const m of list) {
+    if (typeof m === 'string') paths.add(m);
+    else if (m instanceof RegExp) {
+      // A global or sticky RegExp keeps `lastIndex` between `test` calls and would match every
+      // other request; use a stateless copy.
+      patterns.push(m.global || m.sticky ? new RegExp(m.source, m.flags.replace(/[gy]/g, '')) : m);
+    } else if (typeof m === 'function') predicates.push(m as (req: IncomingMessage) => boolean);
+    else throw bad('ignore', 'a path string, a RegExp or a function (or an array of them)', m);
+  }
+  if (paths.size === 0 && patterns.length === 0 && predicates.length === 0) return undefined;
+  return (req, path) => {
+    if (paths.has(path)) return true;
+    for (const p of patterns) if (p.test(path)) return true;
+    for (const fn of predicates) if (fenced('ignore', false, () => fn(req))) return true;
+    return false;
+  };
+}
+
+/**
+ * semconv `http.request.method`: the known methods, replaced entirely (not extended) by
+ * `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`, a comma-separated, case-sensitive list. Invalid entries
+ * are warned about and ignored; a list with no valid entry leaves the default.
+ */
+function knownMethods(): ReadonlySet<string> {
+  const raw = envString(KNOWN_METHODS_ENV);
+  if (raw === undefined) return DEFAULT_SET;
+  const out = new Set<string>();
+  for (const item of raw.split(',')) {
+    const m = item.trim();
+    if (m === '') continue;
+    if (TOKEN.test(m)) out.add(m);
+    else
+      report(
+        `env:${KNOWN_METHODS_ENV}`,
+        `${KNOWN_METHODS_ENV} contains "${m}", which is not an HTTP method; ignoring it`,
+      );
+  }
+  if (out.size === 0) {
+    report(
+      `env:${KNOWN_METHODS_ENV}:empty`,
+      `${KNOWN_METHODS_ENV}="${raw}" lists no valid method; using the defaults`,
+    );
+    return DEFAULT_SET;
+  }
+  return out;
+}
+
+const DEFAULT_SET: ReadonlySet<string> = new Set(DEFAULT_KNOWN_METHODS);

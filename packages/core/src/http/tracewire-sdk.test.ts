@@ -1,0 +1,140 @@
+/**
+ * The same lifecycle on tracewire's OWN SDK (provider, span, AsyncLocalStorage context manager, W3C
+ * propagator, simple processor): the cases where the two SDKs could differ (reading a user-set
+ * `http.route` back from the span, exception events, non-recording spans, context) are run here too.
+ */
+import { connect } from 'node:net';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SimpleSpanProcessor } from '../export/simple-processor.js';
+import { W3CTraceContextPropagator } from '../propagation/trace-context.js';
+import { AsyncLocalStorageContextManager } from '../sdk/context-manager.js';
+import { TracewireTracerProvider } from '../sdk/tracer-provider.js';
+import { ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';
+import { serve, type TestServer } from './test-setup.js';
+
+const finished: ReadableSpan[] = [];
+const memory: SpanExporter = {
+  export(spans, done) {
+    finished.push(...spans);
+    done({ code: ExportResultCode.SUCCESS });
+  },
+  shutdown: async () => {},
+};
+const provider = new TracewireTracerProvider({
+  spanProcessors: [new SimpleSpanProcessor(memory)],
+  resource: { 'service.name': 'http-lifecycle-test' },
+});
+
+let s: TestServer;
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+
+async function spans(n: number): Promise<ReadableSpan[]> {
+  const until = Date.now() + 3000;
+  while (finished.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  return finished;
+}
+
+beforeAll(async () => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(provider);
+  s = await serve({ ignore: '/healthz' }, (req, res, t) => {
+    const url = req.url ?? '/';
+    if (url === '/healthz') {
+      const carrier: Record<string, string> = {};
+      propagation.inject(context.active(), carrier);
+      res.end(carrier.traceparent ?? '');
+    } else if (url.startsWith('/users/')) {
+      t.setRoute('/users/:id');
+      trace.getTracer('app').startActiveSpan('db', (child) => child.end());
+      res.end('user');
+    } else if (url === '/custom-route') {
+      trace.getActiveSpan()?.setAttribute('http.route', '/custom/{x}');
+      t.setRoute('/should-not-win');
+      res.end();
+    } else if (url === '/fail') {
+      t.recordError(new RangeError('out of range'));
+      res.statusCode = 500;
+      res.end();
+    } else if (url === '/slow') {
+      setTimeout(() => res.end(), 1000);
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+});
+
+afterEach(() => {
+  finished.length = 0;
+});
+
+afterAll(async () => {
+  await s?.close();
+  await provider.shutdown();
+});
+
+describe('HTTP lifecycle on the tracewire SDK', () => {
+  it('names, parents and describes the server span, with the child span nested under it', async () => {
+    await fetch(`${s.url}/users/42`, { headers: { traceparent: `00-${TRACE_ID}-b7ad6b7169203331-01` } });
+    const all = await spans(2);
+    const server = all.find((x) => x.kind === SpanKind.SERVER);
+    const child = all.find((x) => x.name === 'db');
+    expect(server?.name).toBe('GET /users/:id');
+    expect(server?.spanContext().traceId).toBe(TRACE_ID);
+    expect(server?.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'http.route': '/users/:id',
+      'url.path': '/users/42',
+      'http.response.status_code': 200,
+      'server.port': s.port,
+    });
+    expect(server?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(child?.parentSpanContext?.spanId).toBe(server?.spanContext().spanId);
+  });
+
+  it('keeps an http.route set by user code on the tracewire span', async () => {
+    await fetch(`${s.url}/custom-route`);
+    const [span] = await spans(1);
+    expect(span?.attributes['http.route']).toBe('/custom/{x}');
+    expect(span?.name).toBe('GET /custom/{x}');
+  });
+
+  it('marks an exception answered with 500 as ERROR with the exception type and event', async () => {
+    await fetch(`${s.url}/fail`);
+    const [span] = await spans(1);
+    expect(span?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span?.attributes['error.type']).toBe('RangeError');
+    expect(span?.events.map((e) => e.name)).toEqual(['exception']);
+    expect(span?.events[0]?.attributes?.['exception.type']).toBe('RangeError');
+  });
+
+  it('leaves a 404 unset and marks an abort as ERROR "aborted"', async () => {
+    await fetch(`${s.url}/nope`);
+    const [notFound] = await spans(1);
+    expect(notFound?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(notFound?.attributes).not.toHaveProperty('error.type');
+    finished.length = 0;
+
+    const socket = connect(s.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /slow HTTP/1.1\r\nHost: h\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    const [aborted] = await spans(1);
+    expect(aborted?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(aborted?.attributes['error.type']).toBe('aborted');
+    expect(aborted?.attributes).not.toHaveProperty('http.response.status_code');
+  });
+
+  it('continues the caller trace from an ignored request without recording a span', async () => {
+    const body = await fetch(`${s.url}/healthz`, {
+      headers: { traceparent: `00-${TRACE_ID}-b7ad6b7169203331-01` },
+    }).then((r) => r.text());
+    expect(body.split('-')[1]).toBe(TRACE_ID);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(finished).toHaveLength(0);
+  });
+});
