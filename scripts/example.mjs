@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The smallest real tracewire example (`npm start` runs it after building).
+ * The smallest real tracewire example (`npm run example` runs it after building).
  *
  * 1. `start()` sets up tracing: here spans are printed to the console instead of being sent to a
  *    collector.
