@@ -61,9 +61,7 @@ beforeAll(async () => {
   sdk = installOfficialSdk([
     // The cast: tracewire's ReadableSpan type says `resource.getRawAttributes()` values are plain,
     // the official one allows promises; at run time the exporter takes the official spans as is.
-    new UnsuppressedProcessor(
-      new OtlpHttpExporter({ url: tracewireReceiver.tracesUrl }) as unknown as SpanExporter,
-    ),
+    new UnsuppressedProcessor(new OtlpHttpExporter({ url: tracewireReceiver.tracesUrl })),
     // The official exporter relies on its processor to suppress tracing (@opentelemetry/core `_export`).
     new SimpleSpanProcessor(new OTLPTraceExporter({ url: officialReceiver.tracesUrl })),
   ]);

@@ -42,9 +42,7 @@ beforeAll(async () => {
     new BasicTracerProvider({
       // Cast: sdk/types.ts's Resource.getRawAttributes() is narrower than the official SDK's
       // (RawResourceAttribute allows a Promise value), though the runtime shapes match.
-      spanProcessors: [
-        new SimpleSpanProcessor(new OtlpHttpExporter({ url: receiver.tracesUrl }) as unknown as SpanExporter),
-      ],
+      spanProcessors: [new SimpleSpanProcessor(new OtlpHttpExporter({ url: receiver.tracesUrl }))],
     }),
   );
   server = await serve(

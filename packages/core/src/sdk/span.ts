@@ -87,7 +87,8 @@ function endedWarning(span: Span, operation: string): void {
 export class Span implements ApiSpan, ReadableSpan {
   name: string;
   readonly kind: SpanKind;
-  readonly parentSpanContext: SpanContext | undefined;
+  // Declared optional (not `| undefined`) to match the official SDK's ReadableSpan exactly.
+  declare readonly parentSpanContext?: SpanContext;
   readonly attributes: Attributes;
   links: Link[] = NO_LINKS;
   events: TimedEvent[] = NO_EVENTS;
@@ -128,7 +129,8 @@ export class Span implements ApiSpan, ReadableSpan {
   ) {
     this.name = name;
     this.kind = kind;
-    this.parentSpanContext = parentSpanContext;
+    // Always assigned (one hidden class for every span), typed as the official optional field.
+    (this as { parentSpanContext?: SpanContext | undefined }).parentSpanContext = parentSpanContext;
     this.resource = owner.resource;
     this.instrumentationScope = owner.instrumentationScope;
     this.#spanContext = spanContext;

@@ -44,7 +44,8 @@ export interface Resource {
   readonly asyncAttributesPending?: boolean;
   waitForAsyncAttributes?(): Promise<void>;
   merge(other: Resource | null): Resource;
-  getRawAttributes(): [string, AttributeValue | undefined][];
+  /** Values may be promises in the official SDK (async resource detectors); tracewire's are never. */
+  getRawAttributes(): [string, AttributeValue | undefined | Promise<AttributeValue | undefined>][];
 }
 
 /** An event recorded on a span. */
@@ -64,7 +65,7 @@ export interface ReadableSpan {
   readonly name: string;
   readonly kind: SpanKind;
   readonly spanContext: () => SpanContext;
-  readonly parentSpanContext?: SpanContext | undefined;
+  readonly parentSpanContext?: SpanContext;
   readonly startTime: HrTime;
   readonly endTime: HrTime;
   readonly status: SpanStatus;
