@@ -220,6 +220,16 @@ describe('span events, links and exceptions', () => {
     // Recording an exception does not change the status (the caller decides).
     expect(span.status.code).toBe(SpanStatusCode.UNSET);
   });
+
+  it('uses the class name as exception.type for an Error subclass that does not set name', () => {
+    const { tracer } = setup();
+    const span = readable(tracer.startSpan('s'));
+    class InventoryError extends Error {}
+    span.recordException(new InventoryError('out of stock'));
+    span.recordException(new Error('plain'));
+    expect(span.events[0]?.attributes?.['exception.type']).toBe('InventoryError');
+    expect(span.events[1]?.attributes?.['exception.type']).toBe('Error');
+  });
 });
 
 describe('span lifecycle', () => {

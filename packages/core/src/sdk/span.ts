@@ -408,9 +408,13 @@ export class Span implements ApiSpan, ReadableSpan {
       // Semantic conventions: exception.type is the exception's type (its class name); a Node
       // error code (ECONNRESET) is used only when there is no name.
       const ctorName = (exception as object).constructor?.name;
+      // A subclass that does not set `name` (`class PaymentError extends Error {}`) still reports
+      // `Error` as its name: its class name is the type (and what the HTTP lifecycle's error.type says).
       const type =
         typeof e.name === 'string' && e.name !== ''
-          ? e.name
+          ? e.name === 'Error' && typeof ctorName === 'string' && ctorName !== '' && ctorName !== 'Error'
+            ? ctorName
+            : e.name
           : e.code !== undefined && e.code !== null
             ? String(e.code)
             : ctorName !== undefined && ctorName !== 'Object'
