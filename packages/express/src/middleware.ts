@@ -2,7 +2,7 @@ import { context, trace } from '@opentelemetry/api';
 import { createHttpServerTracing, type ServerRequestTrace } from '@tracewire/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExpressTracewireOptions, normaliseOptions } from './options.js';
-import { errorMessage, report } from './report.js';
+import { errorMessage, report } from '@tracewire/core';
 import {
   ExpressRequest,
   onResponseClose,
@@ -77,15 +77,15 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
           typeof (r.app as { lazyrouter?: unknown })?.lazyrouter === 'function'
         ) {
           report(
-            'middleware-spans-express4',
-            'middlewareSpans needs Express 5 (router >= 2.3); Express 4 middleware is not timed',
+            'express:middleware-spans-express4',
+            '@tracewire/express: middlewareSpans needs Express 5 (router >= 2.3); Express 4 middleware is not timed',
           );
         }
       } else {
         r[REQUEST_STATE] = UNTRACED;
       }
     } catch (err) {
-      report('begin', `could not trace a request: ${errorMessage(err)}`);
+      report('express:begin', `@tracewire/express: could not trace a request: ${errorMessage(err)}`);
       next();
       return;
     }
@@ -125,7 +125,7 @@ export function recordErrors(): RecordErrorsMiddleware {
       if (state !== undefined && typeof state.recordError === 'function')
         (state as ExpressRequest).recordError(err);
     } catch (e) {
-      report('recordErrors', `could not record an error: ${errorMessage(e)}`);
+      report('express:recordErrors', `@tracewire/express: could not record an error: ${errorMessage(e)}`);
     }
     next(err);
   };

@@ -1,7 +1,7 @@
 import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { ServerRequestTrace } from '@tracewire/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorMessage, report } from './report.js';
+import { errorMessage, report } from '@tracewire/core';
 import { type ExpressRoute, isExpressApp, resolveRouteTemplate, topApp } from './route-template.js';
 
 /**
@@ -87,14 +87,17 @@ export class ExpressRequest {
           if (template !== undefined) this.trace.setRoute(template);
           else
             report(
-              'route-unresolved',
-              'could not determine the route template of a matched route; http.route left unset',
+              'express:route-unresolved',
+              '@tracewire/express: could not determine the route template of a matched route; http.route left unset',
               'debug',
             );
         }
       }
     } catch (err) {
-      report('route', `could not determine the route template: ${errorMessage(err)}`);
+      report(
+        'express:route',
+        `@tracewire/express: could not determine the route template: ${errorMessage(err)}`,
+      );
     }
     if (this.open !== undefined) this.endOpen();
   }

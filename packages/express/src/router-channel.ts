@@ -1,5 +1,5 @@
 import * as dc from 'node:diagnostics_channel';
-import { errorMessage, report } from './report.js';
+import { errorMessage, report } from '@tracewire/core';
 import { REQUEST_STATE, type RouterChannelMessage } from './request-state.js';
 
 /**
@@ -33,28 +33,40 @@ function onStart(msg: unknown): void {
   try {
     sinkOf(msg)?.routerStart(msg as RouterChannelMessage);
   } catch (err) {
-    report('channel:start', `express.router.request start handler failed: ${errorMessage(err)}`);
+    report(
+      'express:channel:start',
+      `@tracewire/express: express.router.request start handler failed: ${errorMessage(err)}`,
+    );
   }
 }
 function onEnd(msg: unknown): void {
   try {
     sinkOf(msg)?.routerEnd(msg as RouterChannelMessage);
   } catch (err) {
-    report('channel:end', `express.router.request end handler failed: ${errorMessage(err)}`);
+    report(
+      'express:channel:end',
+      `@tracewire/express: express.router.request end handler failed: ${errorMessage(err)}`,
+    );
   }
 }
 function onAsyncEnd(msg: unknown): void {
   try {
     sinkOf(msg)?.routerAsyncEnd(msg as RouterChannelMessage);
   } catch (err) {
-    report('channel:asyncEnd', `express.router.request asyncEnd handler failed: ${errorMessage(err)}`);
+    report(
+      'express:channel:asyncEnd',
+      `@tracewire/express: express.router.request asyncEnd handler failed: ${errorMessage(err)}`,
+    );
   }
 }
 function onError(msg: unknown): void {
   try {
     sinkOf(msg)?.routerError(msg as RouterChannelMessage);
   } catch (err) {
-    report('channel:error', `express.router.request error handler failed: ${errorMessage(err)}`);
+    report(
+      'express:channel:error',
+      `@tracewire/express: express.router.request error handler failed: ${errorMessage(err)}`,
+    );
   }
 }
 function noop(): void {}
@@ -74,6 +86,9 @@ export function subscribeRouterChannel(): void {
       error: onError,
     });
   } catch (err) {
-    report('channel:subscribe', `could not subscribe to express.router.request: ${errorMessage(err)}`);
+    report(
+      'express:channel:subscribe',
+      `@tracewire/express: could not subscribe to express.router.request: ${errorMessage(err)}`,
+    );
   }
 }

@@ -2,7 +2,7 @@ import { context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentele
 import { createHttpServerTracing, type ServerRequestTrace } from '@tracewire/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type KoaTracewireOptions, normaliseOptions } from './options.js';
-import { errorMessage, report } from './report.js';
+import { errorMessage, report } from '@tracewire/core';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Koa's `next`. */
@@ -77,7 +77,7 @@ export function tracewire(options?: KoaTracewireOptions): TracewireMiddleware {
       c[TRACE] = t;
       if (t.recording) listenForAppErrors(ctx.app);
     } catch (err) {
-      report('begin', `could not trace a request: ${errorMessage(err)}`);
+      report('koa:begin', `@tracewire/koa: could not trace a request: ${errorMessage(err)}`);
       return void (await next());
     }
     if (!t.recording) {
@@ -120,7 +120,7 @@ function onAppError(err: unknown, ctx: unknown): void {
     const t = (ctx as { [TRACE]?: ServerRequestTrace } | null | undefined)?.[TRACE];
     if (t !== undefined && typeof t.recordError === 'function') t.recordError(err);
   } catch (e) {
-    report('app-error', `could not record an app error: ${errorMessage(e)}`);
+    report('koa:app-error', `@tracewire/koa: could not record an app error: ${errorMessage(e)}`);
   }
 }
 
@@ -131,7 +131,7 @@ function nameRoute(ctx: KoaContextLike, t: ServerRequestTrace): void {
     // a RegExp route: its source is a stable, low-cardinality name
     else if (route instanceof RegExp) t.setRoute(route.source);
   } catch (err) {
-    report('route', `could not read the matched route: ${errorMessage(err)}`);
+    report('koa:route', `@tracewire/koa: could not read the matched route: ${errorMessage(err)}`);
   }
 }
 
@@ -152,8 +152,8 @@ function tracedDownstream(tracer: Tracer, ctx: KoaContextLike, self: unknown): K
   }
   if (pos.index === -1) {
     report(
-      'middleware-spans-position',
-      'middlewareSpans needs tracewire() registered directly with app.use(); spans skipped',
+      'koa:middleware-spans-position',
+      '@tracewire/koa: middlewareSpans needs tracewire() registered directly with app.use(); spans skipped',
     );
     return undefined;
   }

@@ -25,7 +25,7 @@ function state(): ReportState {
 export const REPORT_INTERVAL_MS = 30_000;
 
 /**
- * Log `message` through `diag` at `level`, unless the same `cause` was reported less than
+ * Report a telemetry problem through OpenTelemetry's `diag` logger: log `message` at `level`, unless the same `cause` was reported less than
  * `intervalMs` ago; the next report says how many were suppressed in between.
  * Never throws.
  */
@@ -47,7 +47,8 @@ export function report(
     // Bound the map: causes are low-cardinality by design, but never let it grow without limit.
     if (!prev && s.last.size >= 1000) s.last.clear();
     s.last.set(cause, { at: now, suppressed: 0 });
-    diag[level](`tracewire: ${message}${suffix}`);
+    // Messages from an adapter already name their package (`@tracewire/express: …`).
+    diag[level](`${message.startsWith('@tracewire/') ? '' : 'tracewire: '}${message}${suffix}`);
   } catch {
     // reporting must never throw
   }
@@ -71,5 +72,14 @@ export function fenced<T>(what: string, fallback: T, fn: () => T): T {
       `${what} threw and was ignored: ${err instanceof Error ? err.message : String(err)}`,
     );
     return fallback;
+  }
+}
+
+/** The message of a thrown value, for reports; never throws (even for hostile `toString`s). */
+export function errorMessage(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'unprintable error';
   }
 }
