@@ -1,0 +1,703 @@
+/**
+ * A hand-written OTLP protobuf encoder for `ExportTraceServiceRequest`
+ * (opentelemetry-proto `collector/trace/v1/trace_service.proto`, `trace/v1/trace.proto`,
+ * `common/v1/common.proto`, `resource/v1/resource.proto`).
+ *
+ * Why hand-written: the encode step is a large share of the per-span export cost. This encoder
+ * writes straight into one growable, reused buffer in a single pass; a length-delimited field
+ * reserves the number of bytes its length will most likely need and is back-patched (its bytes
+ * moved with one `copyWithin`) when the guess was wrong, which for a span or an attribute is rare.
+ * Short strings are UTF-8 encoded by a JS loop (a native call costs more than the copy for the ~20
+ * short strings of a span); long strings go through `Buffer#write`. Repeated span attributes are
+ * copied from the previous span (see `putSpanAttributes`). No per-field allocation.
+ *
+ * Field numbers and wire types are from the .proto files above; they are written in field order.
+ * Default values (0, empty) are omitted as proto3 allows, so decoders see the defaults.
+ */
+import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from '@opentelemetry/api';
+import type { InstrumentationScope, ReadableSpan, Resource, TimedEvent } from '../sdk/types.js';
+
+// Wire types (protobuf encoding spec).
+const VARINT = 0;
+const I64 = 1;
+const LEN = 2;
+const I32 = 5;
+const tag = (field: number, wire: number): number => (field << 3) | wire;
+
+const INITIAL_CAPACITY = 256 * 1024;
+/** Above this capacity the buffer is dropped after an encode, so one huge batch does not pin memory. */
+const RETAIN_CAPACITY = 8 * 1024 * 1024;
+
+/** Span.flags bits (trace.proto, `SpanFlags`): 0-7 W3C trace flags, 8 HAS_IS_REMOTE, 9 IS_REMOTE. */
+const SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE = 0x100;
+const SPAN_FLAGS_CONTEXT_IS_REMOTE = 0x200;
+
+// Two's-complement limits for int64 (AnyValue.int_value); integers outside go to double_value.
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+
+const HEX = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX[65 + i] = 10 + i;
+  HEX[97 + i] = 10 + i;
+}
+/** Byte value of a pair of hex digits, indexed by `(c1 & 0x7f) << 7 | (c2 & 0x7f)`: one lookup per byte. */
+const HEX_PAIR = new Uint8Array(128 * 128);
+for (let a = 0; a < 128; a++) for (let b = 0; b < 128; b++) HEX_PAIR[(a << 7) | b] = (HEX[a]! << 4) | HEX[b]!;
+
+const f64 = new Float64Array(1);
+const f64bytes = new Uint8Array(f64.buffer);
+
+// Encoder state. Encoding is synchronous and never re-entered, so one module-level buffer is safe.
+let buf: Buffer = Buffer.allocUnsafe(INITIAL_CAPACITY);
+let pos = 0;
+
+function grow(need: number): void {
+  let cap = buf.length * 2;
+  while (cap < pos + need) cap *= 2;
+  const next = Buffer.allocUnsafe(cap);
+  buf.copy(next, 0, 0, pos);
+  buf = next;
+}
+
+function ensure(need: number): void {
+  if (pos + need > buf.length) grow(need);
+}
+
+function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/** An unsigned varint below 2^32 (lengths, counts, enums, tags). Caller ensured space. */
+function putVarint32(v: number): void {
+  while (v > 0x7f) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+}
+
+function putTag(t: number): void {
+  if (t < 0x80) buf[pos++] = t;
+  else putVarint32(t);
+}
+
+/** A 64-bit varint from two's-complement halves (protobuf int64; negatives take 10 bytes). */
+function putVarint64(lo: number, hi: number): void {
+  lo >>>= 0;
+  hi >>>= 0;
+  while (hi !== 0 || lo > 0x7f) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  buf[pos++] = lo;
+}
+
+function putFixed32(v: number): void {
+  buf[pos] = v & 0xff;
+  buf[pos + 1] = (v >>> 8) & 0xff;
+  buf[pos + 2] = (v >>> 16) & 0xff;
+  buf[pos + 3] = (v >>> 24) & 0xff;
+  pos += 4;
+}
+
+/**
+ * HrTime `[seconds, nanos]` as fixed64 nanoseconds since the epoch. Epoch nanoseconds exceed 2^53,
+ * so the full value is never formed as a float: `seconds` is split at 2^16 so every product stays
+ * an exact integer, and the sum is carried into two 32-bit halves.
+ */
+function putHrTime(t: HrTime): void {
+  const s = t[0];
+  const n = t[1];
+  const sLo = s % 65536;
+  const sHi = (s - sLo) / 65536;
+  const a = sLo * 1e9 + n; // < 2^46, exact
+  const b = sHi * 1e9; // exact while s < 2^53 / 1e9 * 65536
+  const bLo = b % 65536;
+  const low = bLo * 65536 + a; // < 2^47, exact
+  const lo32 = low % 4294967296;
+  const hi32 = (b - bLo) / 65536 + (low - lo32) / 4294967296;
+  putFixed32(lo32 >>> 0);
+  putFixed32(hi32 >>> 0);
+}
+
+/** Reserve `reserve` bytes for a length prefix; returns where the prefix starts. */
+function beginLen(reserve: number): number {
+  ensure(reserve);
+  const at = pos;
+  pos += reserve;
+  return at;
+}
+
+/**
+ * Write the length of the bytes after the reserved prefix at `at`, moving them if the guess was
+ * wrong. `holdsCachedAttributes`: the message contains span attributes whose offsets the attribute
+ * cache remembers (a span or a group of spans), so moving its bytes invalidates the cache. Inside
+ * a KeyValue, event, link or status nothing cached can move.
+ */
+function endLen(at: number, reserve: number, holdsCachedAttributes = false): void {
+  const start = at + reserve;
+  const len = pos - start;
+  const need = varintSize(len);
+  if (need !== reserve) {
+    if (holdsCachedAttributes) epoch++; // cached attribute offsets inside it are no longer valid
+    if (need > reserve) ensure(need - reserve);
+    buf.copyWithin(at + need, start, pos);
+    pos += need - reserve;
+  }
+  const save = pos;
+  pos = at;
+  putVarint32(len);
+  pos = save;
+}
+
+/** UTF-8 from index `i` of `s` at `p`, for the non-ASCII remainder; returns the new position. */
+function utf8Slow(s: string, i: number, p: number): number {
+  const n = s.length;
+  const b = buf;
+  for (; i < n; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      b[p++] = c;
+    } else if (c < 0x800) {
+      b[p++] = 0xc0 | (c >> 6);
+      b[p++] = 0x80 | (c & 0x3f);
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < n ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
+        b[p++] = 0xf0 | (c >> 18);
+        b[p++] = 0x80 | ((c >> 12) & 0x3f);
+        b[p++] = 0x80 | ((c >> 6) & 0x3f);
+        b[p++] = 0x80 | (c & 0x3f);
+      } else {
+        // A lone surrogate is not valid UTF-8; write U+FFFD as Buffer#write and TextEncoder do.
+        b[p++] = 0xef;
+        b[p++] = 0xbf;
+        b[p++] = 0xbd;
+      }
+    } else {
+      b[p++] = 0xe0 | (c >> 12);
+      b[p++] = 0x80 | ((c >> 6) & 0x3f);
+      b[p++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return p;
+}
+
+/** Strings up to this many UTF-16 units are encoded by the JS loop (at most 3 bytes each, < 128). */
+const SHORT_STRING = 42;
+
+/** A string field: tag, length, UTF-8 bytes. */
+function putString(t: number, s: string): void {
+  const n = s.length;
+  ensure(n * 3 + 12);
+  putTag(t);
+  if (n <= SHORT_STRING) {
+    const at = pos;
+    let p = at + 1;
+    const b = buf;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        p = utf8Slow(s, i, p);
+        break;
+      }
+      b[p++] = c;
+    }
+    b[at] = p - at - 1;
+    pos = p;
+    return;
+  }
+  const reserve = varintSize(n * 3);
+  const at = pos;
+  pos += reserve;
+  pos += buf.write(s, pos, 'utf8');
+  endLen(at, reserve);
+}
+
+/** A bytes field from a hex id (trace/span id), written as raw bytes. */
+function putHexId(t: number, hex: string): void {
+  const n = hex.length >>> 1;
+  ensure(n + 8);
+  putTag(t);
+  buf[pos++] = n;
+  const b = buf;
+  for (let i = 0; i < n; i++) {
+    b[pos + i] = HEX_PAIR[((hex.charCodeAt(2 * i) & 0x7f) << 7) | (hex.charCodeAt(2 * i + 1) & 0x7f)]!;
+  }
+  pos += n;
+}
+
+function putUint32Field(t: number, v: number): void {
+  ensure(16);
+  putTag(t);
+  putVarint32(v >>> 0);
+}
+
+/**
+ * An AnyValue body (common.proto): string_value 1, bool_value 2, int_value 3, double_value 4,
+ * array_value 5, kvlist_value 6, bytes_value 7. Integral numbers within int64 are ints, others
+ * doubles, as the official encoder does. null/undefined encode as an empty AnyValue (OTLP: "a
+ * value that is not set" = null), which keeps array positions.
+ */
+function putAnyValue(v: unknown): void {
+  switch (typeof v) {
+    case 'string':
+      putString(tag(1, LEN), v);
+      return;
+    case 'number':
+      ensure(12);
+      if (Number.isInteger(v) && v >= MIN_INT64 && v < MAX_INT64) {
+        buf[pos++] = tag(3, VARINT);
+        if (v >= 0 && v < 0x80000000) putVarint32(v);
+        else putVarint64((v % 4294967296) | 0, Math.floor(v / 4294967296));
+      } else {
+        buf[pos++] = tag(4, I64);
+        f64[0] = v;
+        for (let i = 0; i < 8; i++) buf[pos + i] = f64bytes[i]!;
+        pos += 8;
+      }
+      return;
+    case 'boolean':
+      ensure(2);
+      buf[pos++] = tag(2, VARINT);
+      buf[pos++] = v ? 1 : 0;
+      return;
+    case 'bigint':
+      // Not an OpenTelemetry AttributeValue, but an int64 is what the user meant.
+      if (v >= -(2n ** 63n) && v < 2n ** 63n) {
+        ensure(12);
+        buf[pos++] = tag(3, VARINT);
+        putVarint64(Number(BigInt.asUintN(32, v)), Number(BigInt.asUintN(32, v >> 32n)));
+      }
+      return;
+    case 'object': {
+      if (v === null) return;
+      if (Array.isArray(v)) {
+        ensure(4);
+        buf[pos++] = tag(5, LEN);
+        const at = beginLen(2);
+        for (let i = 0; i < v.length; i++) {
+          ensure(4);
+          buf[pos++] = tag(1, LEN); // ArrayValue.values
+          const vat = beginLen(1);
+          putAnyValue(v[i]);
+          endLen(vat, 1);
+        }
+        endLen(at, 2);
+        return;
+      }
+      if (v instanceof Uint8Array) {
+        ensure(v.length + 8);
+        buf[pos++] = tag(7, LEN);
+        putVarint32(v.length);
+        buf.set(v, pos);
+        pos += v.length;
+        return;
+      }
+      ensure(4);
+      buf[pos++] = tag(6, LEN);
+      const at = beginLen(2);
+      putKeyValues(tag(1, LEN), v as Record<string, unknown>);
+      endLen(at, 2);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** Repeated KeyValue under field tag `t`; undefined values are skipped (never set as attributes). */
+function putKeyValues(t: number, attrs: Record<string, unknown>): void {
+  // for-in without a hasOwn check: attributes are plain objects, and an enumerable property on
+  // Object.prototype would be a bug in the application that every other consumer sees too.
+  for (const key in attrs) {
+    const value = attrs[key];
+    if (value === undefined) continue;
+    putKeyValue(t, key, value);
+  }
+}
+
+/**
+ * Span attributes repeat across spans: an HTTP server's spans share 9 of their 10 attribute values
+ * (method, scheme, route, status code, server address and port, ...). For each key the encoder
+ * remembers the last value and where its encoded KeyValue sits in the buffer of the current
+ * encode; when the same value comes again, the bytes are copied from there instead of encoded
+ * again, and adjacent copies are merged into one `copyWithin` (one native memmove for a run of
+ * attributes). Cheaper than encoding two strings per attribute, and no allocation.
+ *
+ * Offsets are only valid within one encode and while nothing already written has moved: the
+ * epoch changes at the start of each encode and whenever the length back-patch of a span or a
+ * group of spans moves bytes (`endLen(..., true)`), which invalidates every entry at once. Only
+ * primitive values are cached. Bounded to KV_CACHE_MAX keys.
+ */
+interface KvEntry {
+  value: unknown;
+  off: number;
+  len: number;
+  epoch: number;
+}
+const KV_CACHE_MAX = 512;
+const kvCache = new Map<string, KvEntry>();
+let epoch = 0;
+
+function putSpanAttributes(attrs: Record<string, unknown>): void {
+  const t = tag(9, LEN);
+  let runSrc = -1;
+  let runLen = 0;
+  for (const key in attrs) {
+    const value = attrs[key];
+    if (value === undefined) continue;
+    let e = kvCache.get(key);
+    if (e !== undefined && e.epoch === epoch && e.value === value) {
+      let dest: number;
+      if (runLen > 0 && runSrc + runLen === e.off) {
+        dest = pos + runLen; // extends the pending run
+        runLen += e.len;
+      } else {
+        if (runLen > 0) flushRun(runSrc, runLen);
+        dest = pos;
+        runSrc = e.off;
+        runLen = e.len;
+      }
+      // Point at this span's copy, so the next span finds this span's attributes contiguous.
+      e.off = dest;
+      continue;
+    }
+    if (runLen > 0) {
+      flushRun(runSrc, runLen);
+      runSrc = -1;
+      runLen = 0;
+    }
+    const start = pos;
+    const before = epoch;
+    putKeyValue(t, key, value);
+    const type = typeof value;
+    if (before !== epoch || (type !== 'string' && type !== 'number' && type !== 'boolean')) continue;
+    if (e === undefined) {
+      if (kvCache.size >= KV_CACHE_MAX) kvCache.clear();
+      e = { value, off: start, len: pos - start, epoch };
+      kvCache.set(key, e);
+    } else {
+      e.value = value;
+      e.off = start;
+      e.len = pos - start;
+      e.epoch = epoch;
+    }
+  }
+  if (runLen > 0) flushRun(runSrc, runLen);
+}
+
+/** Copy `len` already-encoded bytes from `src` (earlier in this encode) to the end. */
+function flushRun(src: number, len: number): void {
+  ensure(len);
+  if (len <= 32) {
+    const b = buf;
+    const p = pos;
+    for (let i = 0; i < len; i++) b[p + i] = b[src + i]!;
+  } else {
+    buf.copyWithin(pos, src, src + len);
+  }
+  pos += len;
+}
+
+function putKeyValue(t: number, key: string, value: unknown): void {
+  ensure(4);
+  putTag(t);
+  const at = beginLen(1);
+  putString(tag(1, LEN), key);
+  ensure(4);
+  buf[pos++] = tag(2, LEN);
+  const vat = beginLen(1);
+  putAnyValue(value);
+  endLen(vat, 1);
+  endLen(at, 1);
+}
+
+/** Span.flags / Link.flags: W3C flags in bits 0-7 and whether the parent (or link) is remote. */
+function spanFlags(traceFlags: number, isRemote: boolean | undefined): number {
+  return (
+    (traceFlags & 0xff) |
+    SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE |
+    (isRemote === true ? SPAN_FLAGS_CONTEXT_IS_REMOTE : 0)
+  );
+}
+
+function putEvent(e: TimedEvent): void {
+  ensure(16);
+  buf[pos++] = tag(11, LEN);
+  const at = beginLen(1);
+  ensure(10);
+  buf[pos++] = tag(1, I64);
+  putHrTime(e.time);
+  putString(tag(2, LEN), e.name);
+  if (e.attributes) putKeyValues(tag(3, LEN), e.attributes);
+  if (e.droppedAttributesCount) putUint32Field(tag(4, VARINT), e.droppedAttributesCount);
+  endLen(at, 1);
+}
+
+function putLink(l: Link): void {
+  const c = l.context;
+  ensure(16);
+  buf[pos++] = tag(13, LEN);
+  const at = beginLen(1);
+  putHexId(tag(1, LEN), c.traceId);
+  putHexId(tag(2, LEN), c.spanId);
+  const ts = c.traceState?.serialize();
+  if (ts) putString(tag(3, LEN), ts);
+  if (l.attributes) putKeyValues(tag(4, LEN), l.attributes);
+  if (l.droppedAttributesCount) putUint32Field(tag(5, VARINT), l.droppedAttributesCount);
+  ensure(6);
+  buf[pos++] = tag(6, I32);
+  putFixed32(spanFlags(c.traceFlags, c.isRemote));
+  endLen(at, 1);
+}
+
+function putSpan(span: ReadableSpan): void {
+  const ctx: SpanContext = span.spanContext();
+  ensure(8);
+  buf[pos++] = tag(2, LEN); // ScopeSpans.spans
+  const at = beginLen(2);
+  putHexId(tag(1, LEN), ctx.traceId);
+  putHexId(tag(2, LEN), ctx.spanId);
+  const ts = ctx.traceState?.serialize();
+  if (ts) putString(tag(3, LEN), ts);
+  const parent = span.parentSpanContext;
+  // SDK 1.x spans carry only `parentSpanId`.
+  const parentId = parent?.spanId ?? (span as { parentSpanId?: string }).parentSpanId;
+  if (parentId) putHexId(tag(4, LEN), parentId);
+  putString(tag(5, LEN), span.name);
+  ensure(24);
+  // SpanKind: the API has no UNSPECIFIED, so OTLP = API + 1 (trace.proto, SpanKind).
+  buf[pos++] = tag(6, VARINT);
+  buf[pos++] = (span.kind ?? 0) + 1;
+  buf[pos++] = tag(7, I64);
+  putHrTime(span.startTime);
+  buf[pos++] = tag(8, I64);
+  putHrTime(span.endTime);
+  putSpanAttributes(span.attributes);
+  if (span.droppedAttributesCount) putUint32Field(tag(10, VARINT), span.droppedAttributesCount);
+  const events = span.events;
+  for (let i = 0; i < events.length; i++) putEvent(events[i]!);
+  if (span.droppedEventsCount) putUint32Field(tag(12, VARINT), span.droppedEventsCount);
+  const links = span.links;
+  for (let i = 0; i < links.length; i++) putLink(links[i]!);
+  if (span.droppedLinksCount) putUint32Field(tag(14, VARINT), span.droppedLinksCount);
+  const status = span.status;
+  if (status && (status.code || status.message)) {
+    ensure(4);
+    buf[pos++] = tag(15, LEN);
+    const sat = beginLen(1);
+    if (status.message) putString(tag(2, LEN), status.message);
+    if (status.code) putUint32Field(tag(3, VARINT), status.code);
+    endLen(sat, 1);
+  }
+  ensure(8);
+  putTag(tag(16, I32));
+  putFixed32(spanFlags(ctx.traceFlags, parent?.isRemote));
+  endLen(at, 2, true);
+}
+
+/** Spans grouped by resource, then by instrumentation scope (name, version, schema URL). */
+interface ScopeGroup {
+  scope: InstrumentationScope;
+  key: string;
+  spans: ReadableSpan[];
+}
+interface ResourceGroup {
+  resource: Resource;
+  scopes: ScopeGroup[];
+}
+
+function scopeKey(s: InstrumentationScope): string {
+  return `${s.name}\u0000${s.version ?? ''}\u0000${s.schemaUrl ?? ''}`;
+}
+
+function group(spans: readonly ReadableSpan[]): ResourceGroup[] {
+  const out: ResourceGroup[] = [];
+  let lastRes: Resource | undefined;
+  let lastScope: InstrumentationScope | undefined;
+  let lastGroup: ScopeGroup | undefined;
+  let lastRg: ResourceGroup | undefined;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i]!;
+    const res = span.resource;
+    // SDK 1.x spans expose `instrumentationLibrary` instead.
+    const scope =
+      span.instrumentationScope ??
+      (span as { instrumentationLibrary?: InstrumentationScope }).instrumentationLibrary ??
+      EMPTY_SCOPE;
+    if (res === lastRes && scope === lastScope && lastGroup) {
+      lastGroup.spans.push(span);
+      continue;
+    }
+    let rg = res === lastRes ? lastRg : undefined;
+    if (!rg) {
+      for (const g of out) if (g.resource === res) rg = g;
+      if (!rg) {
+        rg = { resource: res, scopes: [] };
+        out.push(rg);
+      }
+    }
+    const key = scopeKey(scope);
+    let sg: ScopeGroup | undefined;
+    for (const g of rg.scopes) if (g.key === key) sg = g;
+    if (!sg) {
+      sg = { scope, key, spans: [] };
+      rg.scopes.push(sg);
+    }
+    sg.spans.push(span);
+    lastRes = res;
+    lastScope = scope;
+    lastGroup = sg;
+    lastRg = rg;
+  }
+  return out;
+}
+
+const EMPTY_SCOPE: InstrumentationScope = { name: '' };
+
+function putResourceSpans(rg: ResourceGroup): void {
+  ensure(8);
+  buf[pos++] = tag(1, LEN); // ExportTraceServiceRequest.resource_spans
+  const at = beginLen(4);
+  const res = rg.resource;
+  // ResourceSpans.resource (resource.proto: attributes 1, dropped_attributes_count 2)
+  ensure(4);
+  buf[pos++] = tag(1, LEN);
+  const rat = beginLen(2);
+  const attrs: Attributes | undefined = res?.attributes;
+  if (attrs) putKeyValues(tag(1, LEN), attrs);
+  endLen(rat, 2);
+  for (const sg of rg.scopes) {
+    ensure(8);
+    buf[pos++] = tag(2, LEN); // ResourceSpans.scope_spans
+    const sat = beginLen(4);
+    const scope = sg.scope;
+    // ScopeSpans.scope (common.proto InstrumentationScope: name 1, version 2, attributes 3)
+    ensure(4);
+    buf[pos++] = tag(1, LEN);
+    const scat = beginLen(1);
+    if (scope.name) putString(tag(1, LEN), scope.name);
+    if (scope.version) putString(tag(2, LEN), scope.version);
+    const scopeAttrs = (scope as { attributes?: Attributes }).attributes;
+    if (scopeAttrs) putKeyValues(tag(3, LEN), scopeAttrs);
+    endLen(scat, 1);
+    const spans = sg.spans;
+    for (let i = 0; i < spans.length; i++) putSpan(spans[i]!);
+    if (scope.schemaUrl) putString(tag(3, LEN), scope.schemaUrl);
+    endLen(sat, 4, true);
+  }
+  if (res?.schemaUrl) putString(tag(3, LEN), res.schemaUrl);
+  endLen(at, 4, true);
+}
+
+/**
+ * Encode spans as an OTLP `ExportTraceServiceRequest` (protobuf). Returns a view into the
+ * encoder's reused buffer: valid only until the next call (copy it to keep it).
+ */
+export function encodeTraceRequestView(spans: readonly ReadableSpan[]): Uint8Array {
+  pos = 0;
+  epoch++;
+  if (buf.length > RETAIN_CAPACITY) buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+  const groups = group(spans);
+  for (const rg of groups) putResourceSpans(rg);
+  return buf.subarray(0, pos);
+}
+
+/**
+ * Encode spans as an OTLP/HTTP protobuf body (`application/x-protobuf`), an
+ * `ExportTraceServiceRequest` per opentelemetry-proto. The result is a fresh copy.
+ *
+ * @example
+ * ```ts
+ * const body = encodeTraceRequest(spans);
+ * await fetch('http://localhost:4318/v1/traces', {
+ *   method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body,
+ * });
+ * ```
+ */
+export function encodeTraceRequest(spans: readonly ReadableSpan[]): Buffer {
+  const view = encodeTraceRequestView(spans);
+  // allocUnsafe + copy: the bytes are all overwritten, so skip Buffer.from's zero-fill.
+  const out = Buffer.allocUnsafe(view.length);
+  out.set(view);
+  return out;
+}
+
+/** The partial success of an `ExportTraceServiceResponse`, decoded by hand (fields 1.1 and 1.2). */
+export interface PartialSuccess {
+  rejectedSpans: number;
+  errorMessage: string;
+}
+
+/**
+ * Decode `partial_success` (field 1: `rejected_spans` int64 = 1, `error_message` string = 2) from a
+ * protobuf `ExportTraceServiceResponse`; unknown fields are skipped. Returns undefined when absent
+ * or when the body is not valid protobuf (a response problem is not worth failing the export).
+ */
+export function decodePartialSuccess(body: Uint8Array): PartialSuccess | undefined {
+  try {
+    const r = { b: body, p: 0 };
+    let found: PartialSuccess | undefined;
+    while (r.p < body.length) {
+      const t = readVarint(r);
+      if (t >>> 3 === 1 && (t & 7) === LEN) {
+        const len = readVarint(r);
+        const end = r.p + len;
+        if (end > body.length) return undefined;
+        found ??= { rejectedSpans: 0, errorMessage: '' };
+        while (r.p < end) {
+          const it = readVarint(r);
+          if (it >>> 3 === 1 && (it & 7) === VARINT) found.rejectedSpans = readVarint(r);
+          else if (it >>> 3 === 2 && (it & 7) === LEN) {
+            const sl = readVarint(r);
+            if (r.p + sl > end) return undefined;
+            found.errorMessage = Buffer.from(body.buffer, body.byteOffset + r.p, sl).toString('utf8');
+            r.p += sl;
+          } else skip(r, it & 7);
+        }
+        r.p = end;
+      } else skip(r, t & 7);
+    }
+    return found;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Reader {
+  b: Uint8Array;
+  p: number;
+}
+
+/** A varint as a number (exact below 2^53; int64 counts of rejected spans are far below). */
+function readVarint(r: Reader): number {
+  let result = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (r.p >= r.b.length) throw new RangeError('truncated varint');
+    const byte = r.b[r.p++]!;
+    result += (byte & 0x7f) * mul;
+    if (byte < 0x80) return result;
+    mul *= 128;
+  }
+  throw new RangeError('varint too long');
+}
+
+function skip(r: Reader, wire: number): void {
+  if (wire === VARINT) readVarint(r);
+  else if (wire === I64) r.p += 8;
+  else if (wire === LEN) r.p += readVarint(r);
+  else if (wire === I32) r.p += 4;
+  else throw new RangeError(`unsupported wire type ${wire}`);
+  if (r.p > r.b.length) throw new RangeError('truncated field');
+}
+
+// Re-exported for the JSON encoder, which shares the grouping and flag rules.
+export { group as groupSpans, spanFlags };
+export type { AttributeValue };
