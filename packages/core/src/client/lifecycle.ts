@@ -7,7 +7,6 @@ import {
   type Attributes,
   type Context,
   context as contextApi,
-  createContextKey,
   isSpanContextValid,
   propagation,
   type Span,
@@ -16,6 +15,7 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
+import { isTracingSuppressed } from '../export/suppress.js';
 import { redactQuery } from '../http/request-attributes.js';
 import { fenced, report } from '../sdk/report.js';
 import {
@@ -31,7 +31,6 @@ import { BoundedCache, isInternalHost, originPrefix, parseOrigin, type Target } 
  * `Symbol.for(description)`, so every copy agrees). The OTLP exporter sends with it set, so its own
  * requests are never traced (no feedback loop); official exporters do the same.
  */
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 const ATTR_METHOD = 'http.request.method';
 const ATTR_METHOD_ORIGINAL = 'http.request.method_original';
@@ -140,7 +139,7 @@ export function beginRequest<C>(
   // tunnel and is traced itself); its headers go to the proxy.
   if (method === 'CONNECT') return undefined;
   const ctx = contextApi.active();
-  if (ctx.getValue(SUPPRESS_TRACING_KEY) === true) return undefined;
+  if (isTracingSuppressed(ctx)) return undefined;
   const cfg = rt.cfg;
   const info = new RequestInfoImpl(method, fullUrl, client, request);
   if (cfg.ignore !== undefined && matches(cfg.ignore, target, 'ignoreHit', info)) return undefined;

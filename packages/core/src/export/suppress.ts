@@ -7,7 +7,7 @@
  */
 import { type Context, createContextKey } from '@opentelemetry/api';
 
-const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
+export const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /**
  * Returns a context in which tracing is suppressed (same key as `@opentelemetry/core`).

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { trace } from '@opentelemetry/api';
-import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { type OtlpReceiver, startOtlpReceiver } from '@tracewire/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpHttpExporter } from '../export/otlp-http-exporter.js';

@@ -5,20 +5,12 @@
  * Every function here is defensive: a carrier is untrusted input (an HTTP request, a message
  * header map, a user object with throwing getters). Callers still wrap in try/catch.
  */
-import { type Context, createContextKey, type TextMapGetter } from '@opentelemetry/api';
+import type { TextMapGetter } from '@opentelemetry/api';
 import { report } from '../sdk/report.js';
 
-/**
- * The context key `@opentelemetry/core`'s `suppressTracing()` sets. `createContextKey` is
- * `Symbol.for(description)`, so this is the very same key whichever copy of the API or SDK set it:
- * exporters mark their own HTTP calls this way and nothing must be injected into them.
- */
-export const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
-
-/** True when tracing is suppressed in `context` (see {@link SUPPRESS_TRACING_KEY}). */
-export function isTracingSuppressed(context: Context): boolean {
-  return context.getValue(SUPPRESS_TRACING_KEY) === true;
-}
+// The suppress-tracing key (the same Symbol.for key as the official @opentelemetry/core's), defined
+// once in export/suppress.ts: exporters mark their own HTTP calls with it and nothing is injected into them.
+export { isTracingSuppressed, SUPPRESS_TRACING_KEY } from '../export/suppress.js';
 
 /** Marker for a header that is present but unusable (repeated, or not a string). */
 export const INVALID: unique symbol = Symbol('invalid header');

@@ -17,7 +17,7 @@ import {
   type TraceState,
   trace,
 } from '@opentelemetry/api';
-import { isTracingSuppressed } from '../propagation/carrier.js';
+import { isTracingSuppressed } from '../export/suppress.js';
 import type { IdGenerator } from './id-generator.js';
 import type { ResolvedSpanLimits } from './limits.js';
 import { type Sampler, SamplingDecision } from './samplers.js';
