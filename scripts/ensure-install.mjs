@@ -15,6 +15,14 @@ const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
 
 if (want !== have) {
   console.log('tracewire: installing dependencies (npm ci)…');
-  execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  try {
+    execSync('npm ci --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  } catch {
+    // npm 11 can refuse its own lock file ("Missing: @rollup/rollup-darwin-x64@ from lock file"):
+    // it records only this platform's optional native packages, then `npm ci` asks for all of them
+    // (npm/cli#4828). `npm install` installs from the same lock file, adding only what is missing.
+    console.log('tracewire: npm ci refused the lock file (npm/cli#4828); installing with npm install…');
+    execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
+  }
   writeFileSync(stamp, `${want}\n`);
 }
