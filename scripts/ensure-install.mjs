@@ -24,5 +24,6 @@ if (want !== have) {
     console.log('tracewire: npm ci refused the lock file (npm/cli#4828); installing with npm install…');
     execSync('npm install --no-audit --no-fund', { cwd: root, stdio: 'inherit' });
   }
-  writeFileSync(stamp, `${want}\n`);
+  // Stamp what is on disk now (npm install may have completed the lock file).
+  writeFileSync(stamp, `${createHash('sha256').update(readFileSync(lock)).digest('hex')}\n`);
 }
