@@ -1,0 +1,113 @@
+/**
+ * Nest enrichment of the server span: which controller and handler served the request, and the
+ * exceptions raised inside Nest's pipeline (pipes, interceptors, the handler). The span itself,
+ * its route, status and timing come from the Express or Fastify adapter underneath.
+ */
+import { context, diag, type Span, trace } from '@opentelemetry/api';
+import type { ServerRequestTrace } from '@tracewire/core';
+import type { CallHandler, CanActivate, ExecutionContext, NestInterceptor } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import { REQUEST_TRACE } from './setup.js';
+
+/**
+ * `nestjs.controller`: the controller class name (`UsersController`), set on the server span.
+ * @example span.attributes[ATTR_NESTJS_CONTROLLER] // 'UsersController'
+ */
+export const ATTR_NESTJS_CONTROLLER = 'nestjs.controller';
+/**
+ * `nestjs.handler`: the handler method name (`findOne`), set on the server span.
+ * @example span.attributes[ATTR_NESTJS_HANDLER] // 'findOne'
+ */
+export const ATTR_NESTJS_HANDLER = 'nestjs.handler';
+
+/** Where `@tracewire/express` keeps a request's state (a registered symbol, shared by its CJS and ESM builds). */
+const EXPRESS_STATE = Symbol.for('tracewire.express.request');
+
+type WithTrace = {
+  [REQUEST_TRACE]?: ServerRequestTrace;
+  [EXPRESS_STATE]?: { trace?: ServerRequestTrace };
+  raw?: { [REQUEST_TRACE]?: ServerRequestTrace };
+};
+
+/** The request's trace: on Fastify's `request.raw`, or in `@tracewire/express`'s state on the Express request. */
+function requestTrace(req: unknown): ServerRequestTrace | undefined {
+  if (typeof req !== 'object' || req === null) return undefined;
+  const r = req as WithTrace;
+  return r[REQUEST_TRACE] ?? r.raw?.[REQUEST_TRACE] ?? r[EXPRESS_STATE]?.trace;
+}
+
+/** Sets `nestjs.controller` / `nestjs.handler`; returns the span when it is recording. */
+function enrich(ctx: ExecutionContext): { span: Span; trace: ServerRequestTrace | undefined } | undefined {
+  try {
+    const t = requestTrace(ctx.switchToHttp().getRequest());
+    const span = t !== undefined ? t.span : trace.getSpan(context.active());
+    if (!span?.isRecording()) return undefined;
+    const cls = ctx.getClass();
+    const handler = ctx.getHandler();
+    if (typeof cls?.name === 'string' && cls.name !== '') span.setAttribute(ATTR_NESTJS_CONTROLLER, cls.name);
+    if (typeof handler?.name === 'string' && handler.name !== '')
+      span.setAttribute(ATTR_NESTJS_HANDLER, handler.name);
+    return { span, trace: t };
+  } catch (err) {
+    diag.warn(
+      `tracewire: could not enrich the server span: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    return undefined;
+  }
+}
+
+/**
+ * The global guard `TracewireModule` installs when `recordExceptions` is `false`: it only names the
+ * controller and handler on the span (Nest's guards cost far less than its interceptor chain) and
+ * always lets the request through. Non-HTTP contexts are not looked at.
+ * @example
+ * ```ts
+ * // what TracewireModule.forRoot({ recordExceptions: false }) registers for you:
+ * { provide: APP_GUARD, useFactory: () => new TracewireGuard() }
+ * ```
+ */
+export class TracewireGuard implements CanActivate {
+  canActivate(ctx: ExecutionContext): boolean {
+    if (ctx.getType() === 'http') enrich(ctx);
+    return true;
+  }
+}
+
+/**
+ * The global interceptor `TracewireModule` installs (you do not need to add it yourself). Non-HTTP
+ * contexts (microservices, WebSockets, GraphQL resolvers) pass through untouched: `next.handle()`
+ * is returned as it is.
+ * @example
+ * ```ts
+ * // what TracewireModule registers for you:
+ * { provide: APP_INTERCEPTOR, useFactory: () => new TracewireInterceptor() }
+ * ```
+ */
+export class TracewireInterceptor implements NestInterceptor {
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (ctx.getType() !== 'http') return next.handle();
+    const enriched = enrich(ctx);
+    if (enriched === undefined) return next.handle();
+    const trace_ = enriched.trace;
+    const recording = enriched.span;
+    const source = next.handle();
+    // An exception from a pipe, a later interceptor or the handler passes through here on its way to
+    // Nest's exception filters: record it on the server span (the status code is what the filter
+    // then sends: 4xx leaves the span status unset, 5xx sets ERROR; semconv HTTP spans "Status").
+    return new Observable<unknown>((subscriber) =>
+      source.subscribe({
+        next: (v) => subscriber.next(v),
+        error: (err: unknown) => {
+          try {
+            if (trace_ !== undefined) trace_.recordError(err);
+            else recording.recordException(err instanceof Error ? err : String(err));
+          } catch {
+            // never let telemetry change the error the application sees
+          }
+          subscriber.error(err);
+        },
+        complete: () => subscriber.complete(),
+      }),
+    );
+  }
+}
