@@ -37,7 +37,11 @@ let nextOrder = 1;
 class OrderSaga {
   @Traced('saga.reserve-stock')
   async reserve(order: OrderRequest) {
-    return call('POST', `${inventoryUrl}/reservations`, { sku: order.sku, quantity: order.quantity, slow: order.slow });
+    return call('POST', `${inventoryUrl}/reservations`, {
+      sku: order.sku,
+      quantity: order.quantity,
+      slow: order.slow,
+    });
   }
 
   @Traced('saga.charge')
@@ -56,7 +60,10 @@ class OrderSaga {
     const orderId = `o-${nextOrder++}`;
     const reservation = await this.reserve(order);
     if (reservation.status !== 201) {
-      throw new HttpException({ orderId, status: 'rejected', reason: reservation.body.error }, HttpStatus.CONFLICT);
+      throw new HttpException(
+        { orderId, status: 'rejected', reason: reservation.body.error },
+        HttpStatus.CONFLICT,
+      );
     }
     const amount = (PRICES[order.sku] ?? 10) * order.quantity;
     const payment = await this.charge(orderId, amount, order);
@@ -68,9 +75,18 @@ class OrderSaga {
           HttpStatus.BAD_GATEWAY,
         );
       }
-      throw new HttpException({ orderId, status: 'rejected', reason: payment.body.error }, HttpStatus.PAYMENT_REQUIRED);
+      throw new HttpException(
+        { orderId, status: 'rejected', reason: payment.body.error },
+        HttpStatus.PAYMENT_REQUIRED,
+      );
     }
-    return { orderId, status: 'confirmed', amount, reservation: reservation.body.id, charge: payment.body.chargeId };
+    return {
+      orderId,
+      status: 'confirmed',
+      amount,
+      reservation: reservation.body.id,
+      charge: payment.body.chargeId,
+    };
   }
 }
 
