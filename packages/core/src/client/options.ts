@@ -221,7 +221,7 @@ export function compileMatchers(name: string, input: unknown): CompiledMatcher {
     } else if (typeof item === 'function') {
       const fn = item as (url: URL, request: OutgoingRequestInfo) => boolean;
       perRequest.push((_url, info) =>
-        fenced(`outgoing ${name} predicate`, false, () => fn(info.url, info) === true),
+        fenced<unknown>(`outgoing ${name} predicate`, false, () => fn(info.url, info)) === true,
       );
     } else {
       throw bad(name, 'a string, a RegExp, a function or an array of them', item);

@@ -319,7 +319,17 @@ const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] 
 /** `OTEL_LOG_LEVEL`: when set, diag messages at that level and above go to the console. */
 function applyLogLevel(env: Env): void {
   const level = envEnum('OTEL_LOG_LEVEL', LOG_LEVELS, env);
-  if (level === undefined) return;
+  if (level === undefined) {
+    // Dropped spans, a dead collector and throwing hooks must be visible in production without any
+    // setup, so warnings (rate limited) go to the console by default, unless the application has
+    // registered a diag logger of its own: that one is kept. (`@opentelemetry/api` 1.x keeps the
+    // registered logger on this global.)
+    const api = (globalThis as Record<symbol, { diag?: unknown } | undefined>)[Symbol.for('opentelemetry.js.api.1')];
+    if (api?.diag === undefined) {
+      diag.setLogger(new DiagConsoleLogger(), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    }
+    return;
+  }
   const map: Record<(typeof LOG_LEVELS)[number], DiagLogLevel> = {
     none: DiagLogLevel.NONE,
     error: DiagLogLevel.ERROR,
