@@ -1,17 +1,14 @@
 import { context, trace } from '@opentelemetry/api';
 import { createHttpServerTracing, type ServerRequestTrace } from '@tracewire/core';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExpressTracewireOptions, normaliseOptions } from './options.js';
 import { errorMessage, report } from '@tracewire/core';
-import {
-  ExpressRequest,
-  onResponseClose,
-  REQUEST_STATE,
-  type TracedRequest,
-  UNTRACED,
-} from './request-state.js';
+import { ExpressRequest, REQUEST_STATE, type TracedRequest, UNTRACED } from './request-state.js';
 import { subscribeRouterChannel } from './router-channel.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
+
+const prependListener = EventEmitter.prototype.prependListener;
 
 /** Express's `next`. Typed structurally so this package needs no Express types at run time or in its `.d.ts`. */
 export type NextFunction = (err?: unknown) => void;
@@ -69,9 +66,12 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
     try {
       t = tracing.begin(req, res);
       if (t.recording) {
-        r[REQUEST_STATE] = new ExpressRequest(t, r, res, middlewareTracer);
+        const state = new ExpressRequest(t, r, res, middlewareTracer);
+        r[REQUEST_STATE] = state;
         // Prepended: it must name the route before the lifecycle's own `close` listener ends the span.
-        res.prependListener('close', onResponseClose);
+        // Through EventEmitter.prototype: `res.prependListener` is a property load that misses its
+        // inline cache on every Express request (the prototype of `res` is swapped per request).
+        prependListener.call(res, 'close', state.onClose);
         if (
           middlewareTracer !== undefined &&
           typeof (r.app as { lazyrouter?: unknown })?.lazyrouter === 'function'

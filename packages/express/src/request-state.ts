@@ -61,9 +61,19 @@ export class ExpressRequest {
     /** Set when `middlewareSpans` is on. */
     private readonly middlewareTracer: Tracer | undefined,
   ) {
-    this.app = req.app;
-    this.lastApp = req.app;
+    // One read: under Express every `req`/`res` property load misses its inline cache (Express
+    // swaps their prototypes per request), so each read saved is measurable.
+    const app = req.app;
+    this.app = app;
+    this.lastApp = app;
   }
+
+  /**
+   * The response's `close` listener, bound to this request: a closure per request costs less than
+   * finding the state through `res.req[REQUEST_STATE]` from a shared listener (two loads that miss
+   * their inline caches under Express, measured with callgrind).
+   */
+  readonly onClose = (): void => this.finish();
 
   recordError(error: unknown): void {
     // The lifecycle deduplicates by identity: Express hands one error through several handlers.
@@ -191,10 +201,4 @@ export function pathnameOf(req: TracedRequest): string {
   }
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
-}
-
-/** The shared `close` listener (one function for every request: no per-request closure). */
-export function onResponseClose(this: ServerResponse & { req?: TracedRequest }): void {
-  const state = this.req?.[REQUEST_STATE];
-  if (state instanceof ExpressRequest) state.finish();
 }

@@ -68,9 +68,12 @@ export function tracewire(options?: KoaTracewireOptions): TracewireMiddleware {
     ? (lifecycle.tracerProvider ?? trace.getTracerProvider()).getTracer(PACKAGE_NAME, PACKAGE_VERSION)
     : undefined;
 
-  async function tracewireMiddleware(ctx: KoaContextLike, next: KoaNext): Promise<void> {
+  // Not an `async` function: with AsyncLocalStorage on Node 20 every promise runs an async hook,
+  // and an async function with `await` in try/finally creates several more promises per request
+  // than one `.then` on the promise `next()` already returns (measured with callgrind).
+  function tracewireMiddleware(ctx: KoaContextLike, next: KoaNext): Promise<void> {
     const c = ctx as KoaContextLike & { [TRACE]?: ServerRequestTrace };
-    if (c[TRACE] !== undefined) return void (await next());
+    if (c[TRACE] !== undefined) return next().then(noop);
     let t: ServerRequestTrace;
     try {
       t = tracing.begin(ctx.req, ctx.res);
@@ -78,27 +81,51 @@ export function tracewire(options?: KoaTracewireOptions): TracewireMiddleware {
       if (t.recording) listenForAppErrors(ctx.app);
     } catch (err) {
       report('koa:begin', `@tracewire/koa: could not trace a request: ${errorMessage(err)}`);
-      return void (await next());
+      return next().then(noop);
     }
     if (!t.recording) {
       // Ignored or not sampled: no span, but downstream still runs in the caller's trace context.
-      return void (await context.with(t.context, next));
+      return context.with(t.context, next).then(noop);
     }
+    let downstream: Promise<unknown>;
     try {
-      const downstream =
-        tracer === undefined ? next : (tracedDownstream(tracer, ctx, tracewireMiddleware) ?? next);
-      await context.with(t.context, downstream);
+      const run = tracer === undefined ? next : (tracedDownstream(tracer, ctx, tracewireMiddleware) ?? next);
+      downstream = context.with(t.context, run);
     } catch (err) {
-      // Thrown downstream: Koa's error handling turns it into the response after we rethrow.
-      t.recordError(err);
+      settled(ctx, t, err, true);
       throw err;
-    } finally {
-      // @koa/router sets `_matchedRoute` to the full template (its layers are cloned with every
-      // prefix applied). Known before Koa writes the body, so before the span ends.
-      nameRoute(ctx, t);
     }
+    return afterDownstream(ctx, t, downstream);
   }
   return tracewireMiddleware;
+}
+
+function noop(): void {}
+
+/**
+ * Downstream finished: a thrown error is recorded (Koa's error handling turns it into the response
+ * after we rethrow), and the route is named. @koa/router sets `_matchedRoute` to the full template
+ * (its layers are cloned with every prefix applied), known before Koa writes the body, so before
+ * the span ends.
+ */
+function settled(ctx: KoaContextLike, t: ServerRequestTrace, err: unknown, failed: boolean): void {
+  if (failed) t.recordError(err);
+  nameRoute(ctx, t);
+}
+
+/** Waits for downstream, then records a rejection (rethrown unchanged) and names the route. */
+function afterDownstream(
+  ctx: KoaContextLike,
+  t: ServerRequestTrace,
+  downstream: Promise<unknown>,
+): Promise<void> {
+  return Promise.resolve(downstream).then(
+    () => settled(ctx, t, undefined, false),
+    (err: unknown) => {
+      settled(ctx, t, err, true);
+      throw err;
+    },
+  );
 }
 
 /**

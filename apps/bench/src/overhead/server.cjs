@@ -44,21 +44,34 @@ if (mode === 'official') {
   });
   sdk.start();
   sdkShutdown = () => sdk.shutdown();
-} else if (mode === 'tracewire' || mode === 'tracewire-unsampled') {
-  const { start } = require('@tracewire/core');
+} else if (mode === 'tracewire' || mode === 'tracewire-unsampled' || mode === 'tracewire-noexport') {
+  const { start } = process.env.TRACEWIRE_BUNDLE
+    ? require(process.env.TRACEWIRE_BUNDLE)
+    : require('@tracewire/core');
   const handle = start({
     serviceName: `bench-${framework}`,
-    otlp: { url: otlpUrl },
+    ...(mode === 'tracewire-noexport' ? {} : { otlp: { url: otlpUrl } }),
     outgoing: false,
     shutdownOnSignals: false,
     ...(mode === 'tracewire-unsampled' ? { sampler: 'parentbased_traceidratio', samplerArg: 0 } : {}),
+    // `tracewire-noexport`: spans are created and ended but not exported (splits span cost from export cost).
+    ...(mode === 'tracewire-noexport' ? { traceExporter: 'none' } : {}),
   });
   sdkShutdown = () => handle.shutdown();
-} else if (mode !== 'bare') {
+} else if (mode !== 'bare' && mode !== 'als-only') {
   throw new Error(`unknown mode ${mode}`);
 }
 
-const traced = mode === 'tracewire' || mode === 'tracewire-unsampled';
+const traced = mode === 'tracewire' || mode === 'tracewire-unsampled' || mode === 'tracewire-noexport';
+// `als-only`: no tracing at all, just one AsyncLocalStorage.run() per request, as every context
+// manager does: the floor any AsyncLocalStorage-based tracer pays (instructions.mjs reports it).
+const als = mode === 'als-only' ? new (require('node:async_hooks').AsyncLocalStorage)() : undefined;
+const store = { request: true };
+// TRACEWIRE_BUNDLE: tracewire bundled from its sources (instructions.mjs --source) instead of dist.
+const adapter = (name) =>
+  process.env.TRACEWIRE_BUNDLE
+    ? require(process.env.TRACEWIRE_BUNDLE)[name]
+    : require(`@tracewire/${name}`).tracewire;
 const user = (id) => ({ id, name: `user ${id}`, email: `user${id}@example.com` });
 
 async function listen() {
@@ -67,7 +80,8 @@ async function listen() {
     case 'express': {
       const express = require('express');
       const app = express();
-      if (traced) app.use(require('@tracewire/express').tracewire());
+      if (traced) app.use(adapter('express')());
+      if (als) app.use((_req, _res, next) => als.run(store, next));
       app.get('/users/:id', (req, res) => res.json(user(req.params.id)));
       return new Promise((resolve) => {
         const server = app.listen(port, '127.0.0.1', () => resolve(server));
@@ -77,7 +91,8 @@ async function listen() {
       const Koa = require('koa');
       const Router = require('@koa/router');
       const app = new Koa();
-      if (traced) app.use(require('@tracewire/koa').tracewire());
+      if (traced) app.use(adapter('koa')());
+      if (als) app.use((_ctx, next) => als.run(store, next));
       const router = new Router();
       router.get('/users/:id', (ctx) => {
         ctx.body = user(ctx.params.id);
@@ -90,7 +105,8 @@ async function listen() {
     case 'fastify': {
       const Fastify = require('fastify');
       const app = Fastify();
-      if (traced) await app.register(require('@tracewire/fastify').tracewire);
+      if (traced) await app.register(adapter('fastify'));
+      if (als) app.addHook('onRequest', (_req, _reply, done) => als.run(store, done));
       app.get('/users/:id', async (req) => user(req.params.id));
       await app.listen({ port, host: '127.0.0.1' });
       return app.server;

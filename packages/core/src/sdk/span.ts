@@ -26,6 +26,7 @@ import type {
 } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { copyArray, isAttributeValue, sanitizeAttributes, truncateValue } from './attributes.js';
+import { handoff } from './handoff.js';
 import {
   type Anchor,
   currentAnchor,
@@ -259,7 +260,10 @@ export class Span implements ApiSpan, ReadableSpan {
   #initialAttributes(input: Attributes): Attributes {
     const limits = this.#limits;
     const lengthLimit = limits.attributeValueLengthLimit;
-    const out: Attributes = {};
+    // An object the HTTP lifecycle gave up (see handoff.ts) is kept as is once checked: no copy.
+    const owned = input === handoff.attributes;
+    if (owned) handoff.attributes = undefined;
+    const out: Attributes = owned ? input : {};
     let n = 0;
     for (const key in input) {
       const v = input[key];
@@ -274,7 +278,7 @@ export class Span implements ApiSpan, ReadableSpan {
         this.setAttributes(input);
         return this.attributes;
       }
-      out[key] = v;
+      if (!owned) out[key] = v;
     }
     this.#writes = n;
     return out;

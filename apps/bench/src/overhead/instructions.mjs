@@ -1,0 +1,205 @@
+// Instructions per request, measured with Valgrind's callgrind: a count of executed machine
+// instructions is repeatable on a loaded, shared machine where req/s is not.
+//
+//   node apps/bench/src/overhead/instructions.mjs [--frameworks express,koa,fastify]
+//        [--modes bare,tracewire,tracewire-unsampled,official] [--warmup 3000] [--requests 2000]
+//        [--node /path/to/node] [--source]
+//
+// For each framework and mode: the benchmark server (server.cjs) runs under
+// `valgrind --tool=callgrind` with counting off; this process (not under valgrind) sends `warmup`
+// requests over keep-alive (so V8 has optimised the hot path), switches counting on with
+// `callgrind_control --instr=on`, sends `requests` more, switches it off, and reads the total
+// instruction count (Ir) of that window: every thread of the server process (main thread, GC and
+// compiler threads, libuv), so batch export (encode + send to the sink) is included, amortised.
+// `--source` runs tracewire from its TypeScript sources (bundled with esbuild to a temp dir)
+// instead of the packages' dist builds.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startProcess, stopProcess } from './run.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../../..');
+
+const { values } = parseArgs({
+  options: {
+    frameworks: { type: 'string', default: 'express,koa,fastify' },
+    modes: { type: 'string', default: 'bare,tracewire,tracewire-unsampled,official' },
+    warmup: { type: 'string', default: '3000' },
+    requests: { type: 'string', default: '2000' },
+    connections: { type: 'string', default: '4' },
+    node: { type: 'string', default: process.execPath },
+    source: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    'bundle-only': { type: 'boolean', default: false },
+    keep: { type: 'string' },
+    bundle: { type: 'string' },
+  },
+});
+
+/** Bundle @tracewire/* from src (esbuild) so a measurement reflects the working tree, not a stale dist. */
+function bundleSources(dir) {
+  const entry = join(dir, 'entry.ts');
+  writeFileSync(
+    entry,
+    [
+      `export { start } from '${root}/packages/core/src/index.ts';`,
+      `export { tracewire as express } from '${root}/packages/express/src/index.ts';`,
+      `export { tracewire as koa } from '${root}/packages/koa/src/index.ts';`,
+      `export { tracewire as fastify } from '${root}/packages/fastify/src/index.ts';`,
+    ].join('\n'),
+  );
+  const out = join(dir, 'tracewire.cjs');
+  execFileSync(
+    join(root, 'node_modules/.bin/esbuild'),
+    [
+      entry,
+      '--bundle',
+      '--platform=node',
+      '--format=cjs',
+      '--target=node20',
+      `--outfile=${out}`,
+      '--keep-names',
+      '--external:@opentelemetry/api',
+      '--external:fastify-plugin',
+      `--alias:@tracewire/core=${root}/packages/core/src/index.ts`,
+      '--log-level=warning',
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  return out;
+}
+
+function send(port, agent, n, connections) {
+  let left = n;
+  const one = () =>
+    new Promise((res, rej) => {
+      const req = request({ host: '127.0.0.1', port, path: `/users/${left}`, agent }, (r) => {
+        r.resume();
+        r.on('end', res);
+      });
+      req.on('error', rej);
+      req.end();
+    });
+  const worker = async () => {
+    while (left > 0) {
+      left--;
+      // A keep-alive socket the (slow, instrumented) server timed out just as a request went out:
+      // retry once on a new connection.
+      await one().catch(one);
+    }
+  };
+  return Promise.all(Array.from({ length: connections }, worker));
+}
+
+async function measure(framework, mode, sinkUrl, env) {
+  const dir = mkdtempSync(join(tmpdir(), 'tw-cg-'));
+  const out = join(dir, 'callgrind.out.%p');
+  const args = [
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    '--smc-check=all-non-file',
+    '--dump-line=no',
+    `--callgrind-out-file=${out}`,
+    values.node,
+    join(here, 'server.cjs'),
+    framework,
+    mode,
+  ];
+  const { child, port } = await startProcess('valgrind', args, { ...env, OTLP_URL: `${sinkUrl}/v1/traces` });
+  const agent = new Agent({ keepAlive: true, maxSockets: Number(values.connections) });
+  const conns = Number(values.connections);
+  try {
+    await send(port, agent, Number(values.warmup), conns);
+    execFileSync('callgrind_control', ['--instr=on', String(child.pid)], { stdio: 'ignore' });
+    execFileSync('callgrind_control', ['--zero', String(child.pid)], { stdio: 'ignore' });
+    await send(port, agent, Number(values.requests), conns);
+    // Let the batch processor's timer export what the window queued (amortised export cost).
+    await new Promise((r) => setTimeout(r, 1500));
+    execFileSync('callgrind_control', ['--dump', String(child.pid)], { stdio: 'ignore' });
+  } finally {
+    agent.destroy();
+    await stopProcess(child, 120_000);
+  }
+  // `--dump` writes `<out>.1` (the window); the file without a suffix is the shutdown's.
+  const file = readdirSync(dir).find((f) => f.endsWith('.1'));
+  if (values.keep && file) execFileSync('cp', [join(dir, file), `${values.keep}.${framework}.${mode}`]);
+  const text = file === undefined ? '' : readFileSync(join(dir, file), 'utf8');
+  const m = /^(?:summary|totals):\s+(\d+)/m.exec(text);
+  const ir = m ? Number(m[1]) : Number.NaN;
+  // JIT compilation (TurboFan/Maglev, mostly on background threads) still running in the window
+  // is warm-up, not per-request cost, and varies run to run by tens of thousands of instructions
+  // per request: it is counted separately and left out of the figure.
+  let compiler = 0;
+  if (file !== undefined) {
+    const annotated = execFileSync(
+      'callgrind_annotate',
+      ['--inclusive=no', '--threshold=100', join(dir, file)],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      },
+    );
+    for (const line of annotated.split('\n')) {
+      const a = /^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*)$/.exec(line);
+      if (a && /v8::internal::(compiler|maglev|turboshaft)::/i.test(a[2]))
+        compiler += Number(a[1].replaceAll(',', ''));
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const n = Number(values.requests);
+  return { steady: (ir - compiler) / n, total: ir / n, compiler: compiler / n };
+}
+
+// Inside the repository so the bundle resolves @opentelemetry/api and fastify-plugin from node_modules.
+const cache = join(root, 'node_modules/.cache/tracewire-instructions');
+mkdirSync(cache, { recursive: true });
+const tmp = mkdtempSync(join(cache, 'src-'));
+const env = {};
+if (values.source) env.TRACEWIRE_BUNDLE = bundleSources(tmp);
+else if (values.bundle) env.TRACEWIRE_BUNDLE = resolve(values.bundle);
+if (env.TRACEWIRE_BUNDLE) process.stderr.write(`tracewire from ${env.TRACEWIRE_BUNDLE}\n`);
+if (values['bundle-only']) process.exit(0);
+const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')]);
+const sinkUrl = `http://127.0.0.1:${sink.port}`;
+const results = [];
+try {
+  for (const framework of values.frameworks.split(',')) {
+    const row = { framework };
+    for (const mode of values.modes.split(',')) {
+      await fetch(`${sinkUrl}/reset`, { method: 'POST' });
+      const r = await measure(framework, mode, sinkUrl, env);
+      row[mode] = Math.round(r.steady);
+      row[`${mode}:total`] = Math.round(r.total);
+      row[`${mode}:compiler`] = Math.round(r.compiler);
+      const count = await (await fetch(`${sinkUrl}/count`)).json();
+      row[`${mode}:spans`] = count.spans;
+      process.stderr.write(
+        `${framework} ${mode}: ${row[mode]} instructions/request without JIT compilation ` +
+          `(total ${row[`${mode}:total`]}, compiler ${row[`${mode}:compiler`]}; ${count.spans} spans at sink)\n`,
+      );
+    }
+    results.push(row);
+  }
+} finally {
+  await stopProcess(sink.child);
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+const modes = values.modes.split(',');
+const lines = [
+  `| framework | ${modes.join(' | ')} |`,
+  `|---|${modes.map(() => '---:').join('|')}|`,
+  ...results.map(
+    (r) =>
+      `| ${r.framework} | ${modes
+        .map((m) => (m === 'bare' ? `${r[m]}` : `${r[m]} (+${r[m] - r.bare})`))
+        .join(' | ')} |`,
+  ),
+];
+console.log(lines.join('\n'));
+if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
