@@ -113,6 +113,7 @@ export class TraceIdRatioBasedSampler implements Sampler {
   }
 
   shouldSample(_context: Context, traceId: string): SamplingResult {
+    if (this.#upperBound === 0) return NOT_SAMPLED;
     return traceId.length === 32 && accumulate(traceId) < this.#upperBound ? SAMPLED : NOT_SAMPLED;
   }
 
@@ -126,11 +127,22 @@ function normalizeRatio(ratio: unknown): number {
   return ratio >= 1 ? 1 : ratio <= 0 ? 0 : ratio;
 }
 
+/**
+ * The official algorithm: XOR of the trace id's four 32-bit words, compared with ratio * 2^32.
+ * A charCode loop instead of slice + parseInt (no substring allocation per sampled request); a
+ * non-hex id gives a value no ratio < 1 samples, as parseInt's NaN did.
+ */
 function accumulate(traceId: string): number {
   let acc = 0;
   for (let pos = 0; pos < 32; pos += 8) {
-    const part = Number.parseInt(traceId.slice(pos, pos + 8), 16);
-    acc = (acc ^ part) >>> 0;
+    let word = 0;
+    for (let i = pos; i < pos + 8; i++) {
+      const c = traceId.charCodeAt(i);
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (d < 0) return 0xffffffff;
+      word = word * 16 + d;
+    }
+    acc = (acc ^ word) >>> 0;
   }
   return acc;
 }
