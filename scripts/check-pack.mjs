@@ -23,6 +23,14 @@ const entries = pkg.exports?.['.']?.require
   : ['dist/index.js', 'dist/index.d.ts'];
 const must = ['README.md', 'LICENSE', 'package.json', ...entries];
 const missing = must.filter((m) => !info.files.some((f) => f.path === m));
+// Runtime dependencies: only tracewire's own packages (DESIGN.md); the OpenTelemetry API and the
+// frameworks are peers. With nothing third-party installed at run time, there is nothing for
+// `npm audit --omit=dev` to flag in what users install from us.
+const thirdParty = Object.keys(pkg.dependencies ?? {}).filter((d) => !d.startsWith('@tracewire/'));
+if (thirdParty.length) {
+  console.error(`runtime dependencies must be @tracewire/* only (peers for the rest): ${thirdParty.join(', ')}`);
+  process.exit(1);
+}
 console.log(
   `${info.name}@${info.version}: ${info.files.length} files, ${(info.size / 1024).toFixed(1)} KiB packed`,
 );
