@@ -6,6 +6,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import * as officialBase from '@opentelemetry/sdk-trace-base';
+import { PerformanceObserver } from 'node:perf_hooks';
 // TRACEWIRE_CORE may point at another build of @tracewire/core (an ESM file) for development runs.
 const core = await import(process.env.TRACEWIRE_CORE ?? '@tracewire/core');
 
@@ -13,6 +14,13 @@ const [phase, impl, spansArg, sinkUrl] = process.argv.slice(2);
 const N = Number(spansArg);
 const ours = impl === 'tracewire';
 let note = '';
+// Time spent in garbage collection (all kinds), from the process start: reported per measurement.
+let gcMs = 0;
+let gcFrom = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+const gcSince = () => gcMs - gcFrom;
 
 /** Ten attributes shaped like an HTTP server span's (semantic conventions, stable HTTP). */
 function attributes(i) {
@@ -60,6 +68,7 @@ async function phaseCreate() {
   const provider = makeProvider(noopProcessor, ours);
   const tracer = provider.getTracer('bench', '1.0.0');
   createSpans(tracer, 0, Math.min(20_000, N)); // warm-up
+  gcFrom = gcMs;
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   createSpans(tracer, 0, N);
@@ -69,7 +78,7 @@ async function phaseCreate() {
 
 async function phaseEncode() {
   // The same input for both encoders: 20,480 ReadableSpans from the official SDK, encoded in
-  // batches of 512 until N spans were encoded.
+  // batches of 512 until N spans were encoded. Both return a fresh buffer per call.
   const pool = [];
   const collect = { ...noopProcessor, onEnd: (s) => pool.push(s) };
   const provider = new officialBase.BasicTracerProvider({ spanProcessors: [collect] });
@@ -81,6 +90,7 @@ async function phaseEncode() {
     : (b) => ProtobufTraceSerializer.serializeRequest(b);
   let bytes = 0;
   for (const b of batches) bytes += encode(b).length; // warm-up, and size of one pass
+  gcFrom = gcMs;
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let done = 0;
@@ -123,6 +133,7 @@ async function phaseE2e(sizedQueue) {
     note = 'spans created by the official SDK (TracewireTracerProvider not built yet)';
   const provider = makeProvider(processor, useOurProvider);
   const tracer = provider.getTracer('bench', '1.0.0');
+  gcFrom = gcMs;
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   // Spans are created as a busy server creates them: between turns of the event loop.
@@ -170,5 +181,8 @@ else if (phase === 'e2e-default') result = await phaseE2e(false);
 else throw new Error(`unknown phase ${phase}`);
 
 const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(`${JSON.stringify({ phase, impl, spans: N, ...result, maxRssMiB, note })}\n`);
+// Let the observer deliver the last GC entries (they are queued, not synchronous).
+await new Promise((r) => setTimeout(r, 10));
+const gc = gcSince();
+process.stdout.write(`${JSON.stringify({ phase, impl, spans: N, ...result, gcMs: gc, maxRssMiB, note })}\n`);
 process.exit(0);

@@ -13,6 +13,11 @@
  *   reached" when its queue holds more than one batch).
  * - Timers are `unref()`ed so a pending export never keeps the process alive; `shutdown()` is the
  *   place that flushes.
+ * - Encode on end: with tracewire's own `OtlpHttpExporter` (protobuf), a span is encoded to OTLP
+ *   bytes when it ends and only the bytes are queued (`span-arena.ts` says why: queued span objects
+ *   cost more in garbage collection than encoding them). An export then copies the bytes of its
+ *   batch under the resource and scope headers. Same queue size, batches, limits and counters;
+ *   any other exporter gets the `ReadableSpan`s as before.
  */
 import type { Context } from '@opentelemetry/api';
 import { envNumber } from '../sdk/env.js';
@@ -24,7 +29,9 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '../sdk/types.js';
-import type { CountedExportResult } from './otlp-http-exporter.js';
+import { type CountedExportResult, exportRecords } from './otlp-http-exporter.js';
+import type { SpanRecords } from './otlp-proto.js';
+import { type ArenaChunk, SpanArena } from './span-arena.js';
 
 /** Options of {@link BatchSpanProcessor}. Options given in code win over `OTEL_BSP_*` variables. */
 export interface BatchSpanProcessorOptions {
@@ -99,6 +106,13 @@ export class BatchSpanProcessor implements SpanProcessor {
 
   // Ring buffer: spans live in #ring[(#head + i) % size] for i < #count.
   readonly #ring: (ReadableSpan | undefined)[];
+  // Encode on end (tracewire's protobuf exporter only): the same ring, holding encoded records.
+  readonly #arena: SpanArena | undefined;
+  readonly #recChunk: (ArenaChunk | undefined)[] = [];
+  readonly #recOff: Int32Array = new Int32Array(0);
+  readonly #recLen: Int32Array = new Int32Array(0);
+  readonly #recResource: (ReadableSpan['resource'] | undefined)[] = [];
+  readonly #recScope: (ReadableSpan['instrumentationScope'] | undefined)[] = [];
   #head = 0;
   #count = 0;
 
@@ -163,7 +177,20 @@ export class BatchSpanProcessor implements SpanProcessor {
       codeTimeout ?? envNumber('OTEL_BSP_EXPORT_TIMEOUT', env, intOpts) ?? DEFAULTS.exportTimeoutMillis;
     this.#maxConcurrent = codeConcurrent ?? DEFAULTS.maxConcurrentExports;
     this.#exporter = exporter;
-    this.#ring = new Array(this.#maxQueueSize).fill(undefined);
+    const recordsExporter = exporter as Partial<RecordsExporter>;
+    if (typeof recordsExporter[exportRecords] === 'function' && recordsExporter.acceptsRecords === true) {
+      const size = this.#maxQueueSize;
+      this.#arena = new SpanArena();
+      this.#ring = [];
+      this.#recChunk = new Array(size).fill(undefined);
+      this.#recOff = new Int32Array(size);
+      this.#recLen = new Int32Array(size);
+      this.#recResource = new Array(size).fill(undefined);
+      this.#recScope = new Array(size).fill(undefined);
+    } else {
+      this.#arena = undefined;
+      this.#ring = new Array(this.#maxQueueSize).fill(undefined);
+    }
   }
 
   /** Spans dropped so far (queue full, or ended after shutdown). */
@@ -228,7 +255,30 @@ export class BatchSpanProcessor implements SpanProcessor {
     }
     let i = this.#head + this.#count;
     if (i >= size) i -= size;
-    this.#ring[i] = span;
+    const arena = this.#arena;
+    if (arena === undefined) {
+      this.#ring[i] = span;
+    } else {
+      try {
+        arena.append(span);
+      } catch (err) {
+        // An unencodable span (a throwing getter, say) is counted, never thrown into span.end().
+        this.#failed++;
+        report(
+          'bsp:encode',
+          `a span could not be encoded and was dropped: ${err instanceof Error ? err.message : err}`,
+        );
+        return;
+      }
+      this.#recChunk[i] = arena.chunk;
+      this.#recOff[i] = arena.off;
+      this.#recLen[i] = arena.len;
+      this.#recResource[i] = span.resource;
+      this.#recScope[i] =
+        span.instrumentationScope ??
+        (span as { instrumentationLibrary?: ReadableSpan['instrumentationScope'] }).instrumentationLibrary ??
+        EMPTY_SCOPE;
+    }
     this.#count++;
     if (this.#count >= this.#maxBatch) {
       // Export outside the caller's span.end(): a request should not pay for encoding a batch.
@@ -269,14 +319,54 @@ export class BatchSpanProcessor implements SpanProcessor {
   /** Take up to one batch off the ring and export it; the caller made sure a slot is free. */
   #exportBatch(): Promise<void> {
     const n = Math.min(this.#count, this.#maxBatch);
-    const batch: ReadableSpan[] = new Array(n);
-    const ring = this.#ring;
     const size = this.#maxQueueSize;
     let h = this.#head;
-    for (let i = 0; i < n; i++) {
-      batch[i] = ring[h]!;
-      ring[h] = undefined;
-      if (++h === size) h = 0;
+    let batch: ReadableSpan[] | SpanRecords;
+    if (this.#arena === undefined) {
+      const spans: ReadableSpan[] = new Array(n);
+      const ring = this.#ring;
+      for (let i = 0; i < n; i++) {
+        spans[i] = ring[h]!;
+        ring[h] = undefined;
+        if (++h === size) h = 0;
+      }
+      batch = spans;
+    } else if (h + n <= size) {
+      // The batch is one contiguous run of the ring: native slices copy it, then the slots are cleared.
+      const end = h + n;
+      batch = {
+        length: n,
+        chunk: this.#recChunk.slice(h, end) as ArenaChunk[],
+        off: this.#recOff.slice(h, end),
+        len: this.#recLen.slice(h, end),
+        resource: this.#recResource.slice(h, end) as ReadableSpan['resource'][],
+        scope: this.#recScope.slice(h, end) as ReadableSpan['instrumentationScope'][],
+      };
+      this.#recChunk.fill(undefined, h, end);
+      this.#recResource.fill(undefined, h, end);
+      this.#recScope.fill(undefined, h, end);
+      h = end === size ? 0 : end;
+    } else {
+      const rec = {
+        length: n,
+        chunk: new Array<ArenaChunk>(n),
+        off: new Int32Array(n),
+        len: new Int32Array(n),
+        resource: new Array<ReadableSpan['resource']>(n),
+        scope: new Array<ReadableSpan['instrumentationScope']>(n),
+      };
+      for (let i = 0; i < n; i++) {
+        rec.chunk[i] = this.#recChunk[h]!;
+        rec.off[i] = this.#recOff[h]!;
+        rec.len[i] = this.#recLen[h]!;
+        rec.resource[i] = this.#recResource[h]!;
+        rec.scope[i] = this.#recScope[h]!;
+        this.#recChunk[h] = undefined;
+        this.#recResource[h] = undefined;
+        this.#recScope[h] = undefined;
+        if (++h === size) h = 0;
+      }
+      batch = rec;
     }
     this.#head = h;
     this.#count -= n;
@@ -294,11 +384,14 @@ export class BatchSpanProcessor implements SpanProcessor {
   }
 
   /** One export with its deadline; settles (never rejects) once the spans are counted. */
-  async #runExport(batch: ReadableSpan[]): Promise<void> {
+  async #runExport(batch: ReadableSpan[] | SpanRecords): Promise<void> {
     const n = batch.length;
+    const records = Array.isArray(batch) ? undefined : (batch as SpanRecords & { chunk: ArenaChunk[] });
     let result: ExportResult;
     try {
-      await waitForResources(batch);
+      await waitForResources(
+        records === undefined ? (batch as ReadableSpan[]).map(resourceOf) : records.resource,
+      );
       result = await new Promise<ExportResult>((resolve) => {
         const timer = setTimeout(() => {
           resolve({
@@ -307,12 +400,24 @@ export class BatchSpanProcessor implements SpanProcessor {
           });
         }, this.#exportTimeout);
         timer.unref?.();
+        // Encoded records stay in use until the exporter calls back, even after a timeout here:
+        // a split request may still copy them.
+        let released = records === undefined;
+        const release = () => {
+          if (released) return;
+          released = true;
+          this.#releaseRecords(records!);
+        };
         try {
-          this.#exporter.export(batch, (r) => {
+          const cb = (r: ExportResult) => {
+            release();
             clearTimeout(timer);
             resolve(r);
-          });
+          };
+          if (records === undefined) this.#exporter.export(batch as ReadableSpan[], cb);
+          else (this.#exporter as unknown as RecordsExporter)[exportRecords](records, cb);
         } catch (err) {
+          release();
           clearTimeout(timer);
           resolve({
             code: ExportResultCode.FAILED,
@@ -333,6 +438,25 @@ export class BatchSpanProcessor implements SpanProcessor {
         `export of ${failed} of ${n} spans failed: ${result?.error?.message ?? 'unknown error'} (${this.#failed} spans failed so far)`,
       );
     }
+  }
+
+  /** The records of an export are done with: their chunks may be reused. */
+  #releaseRecords(records: SpanRecords & { chunk: ArenaChunk[] }): void {
+    const arena = this.#arena!;
+    const chunks = records.chunk;
+    let run: ArenaChunk | undefined;
+    let count = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!;
+      if (c === run) {
+        count++;
+        continue;
+      }
+      if (run !== undefined) arena.release(run, count);
+      run = c;
+      count = 1;
+    }
+    if (run !== undefined) arena.release(run, count);
   }
 
   /** Resolves when an export slot is free. */
@@ -410,12 +534,22 @@ export function splitCounts(
   return result?.code === ExportResultCode.SUCCESS ? { exported: n, failed: 0 } : { exported: 0, failed: n };
 }
 
+/** What the processor needs of an exporter that takes encoded records (`OtlpHttpExporter`). */
+interface RecordsExporter {
+  /** False when the exporter would not send protobuf (JSON protocol). */
+  readonly acceptsRecords: boolean;
+  [exportRecords](records: SpanRecords, resultCallback: (result: ExportResult) => void): void;
+}
+
+const EMPTY_SCOPE: ReadableSpan['instrumentationScope'] = { name: '' };
+const resourceOf = (s: ReadableSpan) => s.resource;
+
 /** The official SDK waits for async resource attributes before exporting; so do we. */
-async function waitForResources(batch: ReadableSpan[]): Promise<void> {
+async function waitForResources(resources: readonly ReadableSpan['resource'][]): Promise<void> {
   let pending: Promise<void>[] | undefined;
   let last: unknown;
-  for (let i = 0; i < batch.length; i++) {
-    const r = batch[i]!.resource;
+  for (let i = 0; i < resources.length; i++) {
+    const r = resources[i]!;
     if (r === last) continue;
     last = r;
     if (r?.asyncAttributesPending && r.waitForAsyncAttributes)

@@ -28,7 +28,12 @@ import { envEnum, envKeyValueList, envNumber, envString } from '../sdk/env.js';
 import { report } from '../sdk/report.js';
 import { type ExportResult, ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';
 import { decodePartialSuccessJson, encodeTraceRequestJson } from './otlp-json.js';
-import { decodePartialSuccess, encodeTraceRequestView } from './otlp-proto.js';
+import {
+  decodePartialSuccess,
+  encodeTraceRequestFromRecords,
+  encodeTraceRequestView,
+  type SpanRecords,
+} from './otlp-proto.js';
 import { suppressTracing } from './suppress.js';
 import { SDK_VERSION } from '../sdk/version.js';
 
@@ -90,6 +95,16 @@ export interface OtlpHttpExporterStats {
 export interface CountedExportResult extends ExportResult {
   spans?: { exported: number; failed: number };
 }
+
+/**
+ * Internal: the method through which `BatchSpanProcessor` hands over spans it encoded when they
+ * ended (`SpanRecords`) instead of `ReadableSpan`s. A module-local symbol, so only a processor from
+ * the same copy of this module uses it (a CJS processor with an ESM exporter falls back to spans).
+ */
+export const exportRecords: unique symbol = Symbol('tracewire.exportRecords');
+
+/** One request's worth of spans: span objects, or a range of pre-encoded records. */
+type Part = ReadableSpan[] | { records: SpanRecords; from: number; to: number };
 
 const DEFAULT_ENDPOINT = 'http://localhost:4318/';
 const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -427,8 +442,26 @@ export class OtlpHttpExporter implements SpanExporter {
     return { ...this.#stats };
   }
 
+  /**
+   * Internal: whether {@link exportRecords} may be used: protobuf (JSON needs the span objects),
+   * and `export()` is this class's own (a subclass that filters or changes spans in its `export()`
+   * must see them, so it gets span objects).
+   */
+  get acceptsRecords(): boolean {
+    return !this.#s.json && this.export === OtlpHttpExporter.prototype.export;
+  }
+
+  /** Internal: exports spans the batch processor encoded when they ended; as {@link export}. */
+  [exportRecords](records: SpanRecords, resultCallback: (result: ExportResult) => void): void {
+    this.#start({ records, from: 0, to: records.length }, records.length, resultCallback);
+  }
+
   /** Exports spans; calls back exactly once with the result, never throws. */
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.#start(spans, Array.isArray(spans) ? spans.length : 0, resultCallback);
+  }
+
+  #start(first: Part, count: number, resultCallback: (result: ExportResult) => void): void {
     let called = false;
     const done = (r: CountedExportResult) => {
       if (called) return;
@@ -443,13 +476,13 @@ export class OtlpHttpExporter implements SpanExporter {
       done({ code: ExportResultCode.FAILED, error: new Error('OtlpHttpExporter is shut down') });
       return;
     }
-    if (!Array.isArray(spans) || spans.length === 0) {
+    if (count === 0) {
       // Never send an empty request (SPEC.md §1).
       done({ code: ExportResultCode.SUCCESS, spans: { exported: 0, failed: 0 } });
       return;
     }
     const deadline = Date.now() + this.#s.timeoutMillis;
-    const p = this.#exportAll(spans, deadline).then(done, (err: unknown) => {
+    const p = this.#exportAll(first, deadline).then(done, (err: unknown) => {
       // #exportAll does not reject; this is a last fence so the callback always runs.
       done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
     });
@@ -458,25 +491,31 @@ export class OtlpHttpExporter implements SpanExporter {
   }
 
   /** Encode, split while over the cap, send each part; sums what was delivered. */
-  async #exportAll(spans: ReadableSpan[], deadline: number): Promise<CountedExportResult> {
-    const parts: ReadableSpan[][] = [spans];
+  async #exportAll(first: Part, deadline: number): Promise<CountedExportResult> {
+    const parts: Part[] = [first];
     let exported = 0;
     let failed = 0;
     let firstError: Error | undefined;
     while (parts.length > 0) {
       const part = parts.pop()!;
+      const spans = Array.isArray(part) ? part : undefined;
+      const partLength =
+        spans !== undefined ? spans.length : (part as { to: number }).to - (part as { from: number }).from;
       let body: Uint8Array;
       try {
         // The protobuf view lives in the encoder's reused buffer: it is copied (into a pooled
         // buffer) only once it is known to fit under the cap.
-        body = this.#s.json ? encodeTraceRequestJson(part) : encodeTraceRequestView(part);
+        if (spans === undefined) {
+          const r = part as Exclude<Part, ReadableSpan[]>;
+          body = encodeTraceRequestFromRecords(r.records, r.from, r.to);
+        } else body = this.#s.json ? encodeTraceRequestJson(spans) : encodeTraceRequestView(spans);
       } catch (err) {
-        failed += part.length;
+        failed += partLength;
         firstError ??= new Error(`OTLP encoding failed: ${err instanceof Error ? err.message : err}`);
         continue;
       }
       if (body.length > this.#s.maxRequestBytes) {
-        if (part.length === 1) {
+        if (partLength === 1) {
           failed += 1;
           this.#stats.oversizedSpans++;
           firstError ??= new Error(`a span of ${body.length} bytes exceeds the request cap and was dropped`);
@@ -487,18 +526,27 @@ export class OtlpHttpExporter implements SpanExporter {
           continue;
         }
         // Split in halves; the second half is pushed first so spans keep their order.
-        const mid = part.length >>> 1;
-        parts.push(part.slice(mid), part.slice(0, mid));
+        if (spans !== undefined) {
+          const mid = spans.length >>> 1;
+          parts.push(spans.slice(mid), spans.slice(0, mid));
+        } else {
+          const r = part as Exclude<Part, ReadableSpan[]>;
+          const mid = r.from + (partLength >>> 1);
+          parts.push(
+            { records: r.records, from: mid, to: r.to },
+            { records: r.records, from: r.from, to: mid },
+          );
+        }
         continue;
       }
       const pooled = this.#takeBuffer(body.length);
       pooled.set(body);
       const tracked: TrackedBody = { bytes: pooled.subarray(0, body.length), inUse: false };
-      const r = await this.#send(tracked, part.length, deadline);
+      const r = await this.#send(tracked, partLength, deadline);
       // A request answered or abandoned before its body was flushed may still read the buffer.
       if (!tracked.inUse) this.#releaseBuffer(pooled);
       exported += r.exported;
-      failed += part.length - r.exported;
+      failed += partLength - r.exported;
       if (r.error) firstError ??= r.error;
     }
     this.#stats.exportedSpans += exported;

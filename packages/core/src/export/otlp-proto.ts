@@ -336,6 +336,7 @@ function putKeyValues(t: number, attrs: Record<string, unknown>): void {
  * primitive values are cached. Bounded to KV_CACHE_MAX keys.
  */
 interface KvEntry {
+  key: string;
   value: unknown;
   off: number;
   len: number;
@@ -343,16 +344,29 @@ interface KvEntry {
 }
 const KV_CACHE_MAX = 512;
 const kvCache = new Map<string, KvEntry>();
+/**
+ * The entry last used at each attribute position: spans from one call site have the same keys in
+ * the same order, so `byPosition[i].key === key` (a pointer comparison for the literal keys of
+ * one call site) finds the entry without a Map lookup; the Map is the fallback.
+ */
+const byPosition: (KvEntry | undefined)[] = [];
+const BY_POSITION_MAX = 64;
 let epoch = 0;
 
 function putSpanAttributes(attrs: Record<string, unknown>): void {
   const t = tag(9, LEN);
   let runSrc = -1;
   let runLen = 0;
+  let i = -1;
   for (const key in attrs) {
+    i++;
     const value = attrs[key];
     if (value === undefined) continue;
-    let e = kvCache.get(key);
+    let e = i < BY_POSITION_MAX ? byPosition[i] : undefined;
+    if (e === undefined || e.key !== key) {
+      e = kvCache.get(key);
+      if (e !== undefined && i < BY_POSITION_MAX) byPosition[i] = e;
+    }
     if (e !== undefined && e.epoch === epoch && e.value === value) {
       let dest: number;
       if (runLen > 0 && runSrc + runLen === e.off) {
@@ -379,9 +393,13 @@ function putSpanAttributes(attrs: Record<string, unknown>): void {
     const type = typeof value;
     if (before !== epoch || (type !== 'string' && type !== 'number' && type !== 'boolean')) continue;
     if (e === undefined) {
-      if (kvCache.size >= KV_CACHE_MAX) kvCache.clear();
-      e = { value, off: start, len: pos - start, epoch };
+      if (kvCache.size >= KV_CACHE_MAX) {
+        kvCache.clear();
+        byPosition.length = 0;
+      }
+      e = { key, value, off: start, len: pos - start, epoch };
       kvCache.set(key, e);
+      if (i < BY_POSITION_MAX) byPosition[i] = e;
     } else {
       e.value = value;
       e.off = start;
@@ -604,9 +622,189 @@ export function encodeTraceRequestView(spans: readonly ReadableSpan[]): Uint8Arr
   pos = 0;
   epoch++;
   if (buf.length > RETAIN_CAPACITY) buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+  cacheOwner = buf;
   const groups = group(spans);
   for (const rg of groups) putResourceSpans(rg);
   return buf.subarray(0, pos);
+}
+
+/**
+ * The buffer the attribute cache's offsets point into: an encode into any other buffer starts a
+ * new epoch first (offsets of one buffer mean nothing in another).
+ */
+let cacheOwner: Buffer | undefined;
+/** The target buffer after the last {@link encodeSpanRecord} (a new, larger one if it grew). */
+let recordTarget: Buffer = buf;
+
+/**
+ * Encode one span as a complete `ScopeSpans.spans` field (tag, length, `Span` message) at offset
+ * `at` of `target`; returns the offset just past it. The bytes are exactly what
+ * {@link encodeTraceRequestView} writes for that span, so a request can later be assembled by
+ * copying them (see {@link encodeTraceRequestFromRecords}). If the span does not fit, the target is
+ * replaced by a larger copy: read it back with {@link lastRecordTarget}. The attribute cache works
+ * across calls into the same target (consecutive spans copy their repeated attributes).
+ */
+export function encodeSpanRecord(span: ReadableSpan, target: Buffer, at: number): number {
+  const saveBuf = buf;
+  const savePos = pos;
+  if (target !== cacheOwner) {
+    epoch++;
+    cacheOwner = target;
+  }
+  buf = target;
+  pos = at;
+  let ok = false;
+  try {
+    putSpan(span);
+    ok = true;
+    return pos;
+  } finally {
+    // A half-written span leaves cache entries that point at bytes the next span overwrites.
+    if (!ok) epoch++;
+    recordTarget = buf;
+    if (buf !== target) cacheOwner = buf; // grown: same offsets, new buffer
+    buf = saveBuf;
+    pos = savePos;
+  }
+}
+
+/** The buffer the last {@link encodeSpanRecord} wrote into. */
+export function lastRecordTarget(): Buffer {
+  return recordTarget;
+}
+
+/** Where a span's encoded record lives: a chunk of bytes shared by many records. */
+export interface RecordChunk {
+  buf: Buffer;
+}
+
+/**
+ * Pre-encoded spans (records from {@link encodeSpanRecord}), in order, with what groups them:
+ * record `i` is `chunk[i].buf[off[i] .. off[i] + len[i])`, of `resource[i]` and `scope[i]`.
+ */
+export interface SpanRecords {
+  readonly length: number;
+  readonly chunk: RecordChunk[];
+  readonly off: Int32Array;
+  readonly len: Int32Array;
+  readonly resource: Resource[];
+  readonly scope: InstrumentationScope[];
+}
+
+/**
+ * Encode records `from .. to` of `r` as an `ExportTraceServiceRequest`, grouped by resource and
+ * scope exactly as {@link encodeTraceRequestView} groups spans: the resource and scope messages are
+ * encoded, the span bytes are copied (one copy per run of records adjacent in their chunk, which
+ * for records queued one after the other is the whole run). Returns a view into the encoder's
+ * reused buffer, valid until the next call.
+ */
+export function encodeTraceRequestFromRecords(r: SpanRecords, from: number, to: number): Uint8Array {
+  pos = 0;
+  epoch++;
+  if (buf.length > RETAIN_CAPACITY) buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+  cacheOwner = buf;
+  const res = r.resource;
+  const sc = r.scope;
+  // Fast path: every record of one resource and scope (one tracer), the common case.
+  let same = true;
+  const r0 = res[from];
+  const s0 = sc[from];
+  for (let i = from + 1; i < to; i++) {
+    if (res[i] !== r0 || sc[i] !== s0) {
+      same = false;
+      break;
+    }
+  }
+  if (same) {
+    putResourceRecords(r0!, [{ scope: s0!, idx: undefined }], r, from, to);
+    return buf.subarray(0, pos);
+  }
+  // General case: group indices as group() groups spans (resource identity, then scope key).
+  const groups: {
+    resource: Resource;
+    scopes: { scope: InstrumentationScope; key: string; idx: number[] }[];
+  }[] = [];
+  for (let i = from; i < to; i++) {
+    const resource = res[i]!;
+    const scope = sc[i]!;
+    let rg = groups.find((g) => g.resource === resource);
+    if (!rg) {
+      rg = { resource, scopes: [] };
+      groups.push(rg);
+    }
+    const key = scopeKey(scope);
+    let sg = rg.scopes.find((g) => g.key === key);
+    if (!sg) {
+      sg = { scope, key, idx: [] };
+      rg.scopes.push(sg);
+    }
+    sg.idx.push(i);
+  }
+  for (const rg of groups) putResourceRecords(rg.resource, rg.scopes, r, from, to);
+  return buf.subarray(0, pos);
+}
+
+/** A ResourceSpans of pre-encoded records: `idx` lists them, or (undefined) all of `from .. to`. */
+function putResourceRecords(
+  res: Resource,
+  scopes: { scope: InstrumentationScope; idx: number[] | undefined }[],
+  r: SpanRecords,
+  from: number,
+  to: number,
+): void {
+  ensure(8);
+  buf[pos++] = tag(1, LEN); // ExportTraceServiceRequest.resource_spans
+  const at = beginLen(4);
+  ensure(4);
+  buf[pos++] = tag(1, LEN); // ResourceSpans.resource
+  const rat = beginLen(2);
+  const attrs: Attributes | undefined = res?.attributes;
+  if (attrs) putKeyValues(tag(1, LEN), attrs);
+  endLen(rat, 2);
+  for (const sg of scopes) {
+    ensure(8);
+    buf[pos++] = tag(2, LEN); // ResourceSpans.scope_spans
+    const sat = beginLen(4);
+    const scope = sg.scope;
+    ensure(4);
+    buf[pos++] = tag(1, LEN); // ScopeSpans.scope
+    const scat = beginLen(1);
+    if (scope.name) putString(tag(1, LEN), scope.name);
+    if (scope.version) putString(tag(2, LEN), scope.version);
+    const scopeAttrs = (scope as { attributes?: Attributes }).attributes;
+    if (scopeAttrs) putKeyValues(tag(3, LEN), scopeAttrs);
+    endLen(scat, 1);
+    // The records: already complete ScopeSpans.spans fields. Adjacent ones are copied at once.
+    const idx = sg.idx;
+    const n = idx === undefined ? to - from : idx.length;
+    let runBuf: Buffer | undefined;
+    let runStart = 0;
+    let runEnd = 0;
+    for (let k = 0; k < n; k++) {
+      const i = idx === undefined ? from + k : idx[k]!;
+      const b = r.chunk[i]!.buf;
+      const o = r.off[i]!;
+      if (b === runBuf && o === runEnd) {
+        runEnd += r.len[i]!;
+        continue;
+      }
+      if (runBuf !== undefined) copyRun(runBuf, runStart, runEnd);
+      runBuf = b;
+      runStart = o;
+      runEnd = o + r.len[i]!;
+    }
+    if (runBuf !== undefined) copyRun(runBuf, runStart, runEnd);
+    if (scope.schemaUrl) putString(tag(3, LEN), scope.schemaUrl);
+    endLen(sat, 4);
+  }
+  if (res?.schemaUrl) putString(tag(3, LEN), res.schemaUrl);
+  endLen(at, 4);
+}
+
+function copyRun(src: Buffer, start: number, end: number): void {
+  ensure(end - start);
+  src.copy(buf, pos, start, end);
+  pos += end - start;
 }
 
 /**
