@@ -3,9 +3,8 @@
  */
 import { type Span, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import { SDK_VERSION } from '../sdk/version.js';
-import { DEFAULT_KNOWN_METHODS, DEFAULT_REDACTED_QUERY_KEYS } from '../http/request-attributes.js';
-import { envString } from '../sdk/env.js';
-import { fenced, report } from '../sdk/report.js';
+import { DEFAULT_REDACTED_QUERY_KEYS, knownMethodsFromEnv } from '../http/request-attributes.js';
+import { fenced } from '../sdk/report.js';
 import type { Target } from './target.js';
 
 /** Which client library sent the request. */
@@ -220,8 +219,9 @@ export function compileMatchers(name: string, input: unknown): CompiledMatcher {
       perRequest.push((url) => re.test(url));
     } else if (typeof item === 'function') {
       const fn = item as (url: URL, request: OutgoingRequestInfo) => boolean;
-      perRequest.push((_url, info) =>
-        fenced<unknown>(`outgoing ${name} predicate`, false, () => fn(info.url, info)) === true,
+      perRequest.push(
+        (_url, info) =>
+          fenced<unknown>(`outgoing ${name} predicate`, false, () => fn(info.url, info)) === true,
       );
     } else {
       throw bad(name, 'a string, a RegExp, a function or an array of them', item);
@@ -246,27 +246,6 @@ const NEVER: CompiledMatcher = { origin: undefined, perRequest: [], all: false }
 const ALWAYS: CompiledMatcher = { origin: undefined, perRequest: [], all: true };
 
 /** RFC 9110 token characters, for methods. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const KNOWN_METHODS_ENV = 'OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS';
-
-/** semconv `http.request.method`: replaced entirely by `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (case-sensitive list). */
-function knownMethods(): ReadonlySet<string> {
-  const raw = envString(KNOWN_METHODS_ENV);
-  const dflt = new Set(DEFAULT_KNOWN_METHODS);
-  if (raw === undefined) return dflt;
-  const out = new Set<string>();
-  for (const item of raw.split(',')) {
-    const m = item.trim();
-    if (m === '') continue;
-    if (TOKEN.test(m)) out.add(m);
-    else
-      report(
-        `env:${KNOWN_METHODS_ENV}`,
-        `${KNOWN_METHODS_ENV} contains "${m}", which is not an HTTP method; ignoring it`,
-      );
-  }
-  return out.size === 0 ? dflt : out;
-}
 
 /** Validate and normalise options; throws `TypeError` naming the bad option. */
 export function normaliseOutgoingOptions(options: OutgoingTracingOptions | undefined): OutgoingConfig {
@@ -324,7 +303,7 @@ export function normaliseOutgoingOptions(options: OutgoingTracingOptions | undef
     requestHook: optionalFunction('requestHook', o.requestHook),
     responseHook: optionalFunction('responseHook', o.responseHook),
     redactKeys,
-    knownMethods: knownMethods(),
+    knownMethods: knownMethodsFromEnv(),
     tracer,
   };
 }

@@ -4,6 +4,8 @@
  * tolerates malformed input: a value it cannot parse is treated as absent, never thrown about.
  */
 import type { Attributes } from '@opentelemetry/api';
+import { envString } from '../sdk/env.js';
+import { report } from '../sdk/report.js';
 
 /** The methods semconv calls "known" (RFC 9110 plus PATCH, RFC 5789). */
 export const DEFAULT_KNOWN_METHODS: readonly string[] = [
@@ -301,3 +303,40 @@ export function responseHeaderValues(value: unknown): string[] | undefined {
   if (typeof value === 'string' || typeof value === 'number') return [String(value)];
   return undefined;
 }
+
+/** The environment variable that replaces the list of known methods (semconv `http.request.method`). */
+export const KNOWN_METHODS_ENV = 'OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS';
+
+/** RFC 9110 token characters, for header names and methods. */
+export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * semconv `http.request.method`: the known methods, replaced entirely (not extended) by
+ * `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`, a comma-separated, case-sensitive list. Invalid entries
+ * are warned about and ignored; a list with no valid entry leaves the default.
+ */
+export function knownMethodsFromEnv(): ReadonlySet<string> {
+  const raw = envString(KNOWN_METHODS_ENV);
+  if (raw === undefined) return DEFAULT_SET;
+  const out = new Set<string>();
+  for (const item of raw.split(',')) {
+    const m = item.trim();
+    if (m === '') continue;
+    if (TOKEN.test(m)) out.add(m);
+    else
+      report(
+        `env:${KNOWN_METHODS_ENV}`,
+        `${KNOWN_METHODS_ENV} contains "${m}", which is not an HTTP method; ignoring it`,
+      );
+  }
+  if (out.size === 0) {
+    report(
+      `env:${KNOWN_METHODS_ENV}:empty`,
+      `${KNOWN_METHODS_ENV}="${raw}" lists no valid method; using the defaults`,
+    );
+    return DEFAULT_SET;
+  }
+  return out;
+}
+
+const DEFAULT_SET: ReadonlySet<string> = new Set(DEFAULT_KNOWN_METHODS);

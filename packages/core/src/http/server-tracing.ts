@@ -21,12 +21,12 @@ import {
 } from '@opentelemetry/api';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { envString } from '../sdk/env.js';
 import { handoff } from '../sdk/handoff.js';
 import { fenced, report } from '../sdk/report.js';
 import {
   captureRawHeaders,
-  DEFAULT_KNOWN_METHODS,
+  knownMethodsFromEnv,
+  TOKEN,
   DEFAULT_REDACTED_QUERY_KEYS,
   defaultPort,
   firstListItem,
@@ -56,7 +56,7 @@ export const ERROR_TYPE_ABORTED = 'aborted';
 export const ERROR_TYPE_OTHER = '_OTHER';
 
 /** The environment variable that replaces the list of known methods (semconv `http.request.method`). */
-export const KNOWN_METHODS_ENV = 'OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS';
+export { KNOWN_METHODS_ENV } from './request-attributes.js';
 
 // Attribute names (semantic-conventions `docs/http/http-spans.md`, stable).
 const ATTR_METHOD = 'http.request.method';
@@ -537,9 +537,6 @@ function optionalFunction<T>(name: string, v: T | undefined): T | undefined {
   return v;
 }
 
-/** RFC 9110 token characters, for header names and methods. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 function normaliseOptions(
   options: HttpServerTracingOptions | undefined,
   scope: { name: string; version?: string },
@@ -593,7 +590,7 @@ function normaliseOptions(
 
   return {
     tracer,
-    knownMethods: knownMethods(),
+    knownMethods: knownMethodsFromEnv(),
     ignore: normaliseIgnore(o.ignore),
     requestHook: optionalFunction('requestHook', o.requestHook),
     responseHook: optionalFunction('responseHook', o.responseHook),
@@ -657,34 +654,3 @@ function normaliseIgnore(
     return false;
   };
 }
-
-/**
- * semconv `http.request.method`: the known methods, replaced entirely (not extended) by
- * `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`, a comma-separated, case-sensitive list. Invalid entries
- * are warned about and ignored; a list with no valid entry leaves the default.
- */
-function knownMethods(): ReadonlySet<string> {
-  const raw = envString(KNOWN_METHODS_ENV);
-  if (raw === undefined) return DEFAULT_SET;
-  const out = new Set<string>();
-  for (const item of raw.split(',')) {
-    const m = item.trim();
-    if (m === '') continue;
-    if (TOKEN.test(m)) out.add(m);
-    else
-      report(
-        `env:${KNOWN_METHODS_ENV}`,
-        `${KNOWN_METHODS_ENV} contains "${m}", which is not an HTTP method; ignoring it`,
-      );
-  }
-  if (out.size === 0) {
-    report(
-      `env:${KNOWN_METHODS_ENV}:empty`,
-      `${KNOWN_METHODS_ENV}="${raw}" lists no valid method; using the defaults`,
-    );
-    return DEFAULT_SET;
-  }
-  return out;
-}
-
-const DEFAULT_SET: ReadonlySet<string> = new Set(DEFAULT_KNOWN_METHODS);
