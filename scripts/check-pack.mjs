@@ -28,7 +28,9 @@ const missing = must.filter((m) => !info.files.some((f) => f.path === m));
 // `npm audit --omit=dev` to flag in what users install from us.
 const thirdParty = Object.keys(pkg.dependencies ?? {}).filter((d) => !d.startsWith('@tracewire/'));
 if (thirdParty.length) {
-  console.error(`runtime dependencies must be @tracewire/* only (peers for the rest): ${thirdParty.join(', ')}`);
+  console.error(
+    `runtime dependencies must be @tracewire/* only (peers for the rest): ${thirdParty.join(', ')}`,
+  );
   process.exit(1);
 }
 console.log(

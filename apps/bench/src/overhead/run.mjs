@@ -39,7 +39,7 @@ export function startProcess(cmd, args, env = {}, core = undefined) {
       child.stdout.resume();
       try {
         resolve({ child, port: JSON.parse(buf.slice(0, nl)).port, stderr: () => stderr });
-      } catch (e) {
+      } catch {
         reject(new Error(`bad first line from ${args.join(' ')}: ${buf.slice(0, nl)}\n${stderr}`));
       }
     };

@@ -68,7 +68,11 @@ export function fenced<T>(what: string, fallback: T, fn: () => T): T {
     const result = fn();
     // An async hook that rejects would be an unhandled rejection, which ends the process on
     // Node >= 15: catch it here too. Its own cause, so an earlier sync throw does not hide it.
-    if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      typeof (result as { then?: unknown }).then === 'function'
+    ) {
       (result as unknown as PromiseLike<unknown>).then(undefined, (err: unknown) =>
         report(`hook:${what}:rejected`, `${what} rejected and was ignored: ${errorMessage(err)}`),
       );

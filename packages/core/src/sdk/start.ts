@@ -324,7 +324,9 @@ function applyLogLevel(env: Env): void {
     // setup, so warnings (rate limited) go to the console by default, unless the application has
     // registered a diag logger of its own: that one is kept. (`@opentelemetry/api` 1.x keeps the
     // registered logger on this global.)
-    const api = (globalThis as Record<symbol, { diag?: unknown } | undefined>)[Symbol.for('opentelemetry.js.api.1')];
+    const api = (globalThis as Record<symbol, { diag?: unknown } | undefined>)[
+      Symbol.for('opentelemetry.js.api.1')
+    ];
     if (api?.diag === undefined) {
       diag.setLogger(new DiagConsoleLogger(), { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     }
