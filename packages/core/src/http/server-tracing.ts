@@ -12,16 +12,20 @@ import {
   context as contextApi,
   INVALID_SPAN_CONTEXT,
   propagation,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   type TextMapGetter,
   type Tracer,
+  type TracerProvider,
   trace,
 } from '@opentelemetry/api';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { handoff } from '../sdk/handoff.js';
+import { EMPTY_CONTEXT } from '../sdk/fast-context.js';
+import { handoff, START_SPAN_LAZY } from '../sdk/handoff.js';
 import { fenced, report } from '../sdk/report.js';
 import {
   captureRawHeaders,
@@ -98,6 +102,15 @@ interface Config {
   /** [lowercased header name, attribute key] */
   readonly responseHeaders: ReadonlyArray<readonly [string, string]> | undefined;
   readonly redactKeys: ReadonlySet<string>;
+  readonly scope: { readonly name: string; readonly version: string | undefined };
+  /** The tracer came from the global provider (no `tracerProvider` option). */
+  readonly fromGlobal: boolean;
+  /** tracewire's tracer once found (see {@link lazyTracer}). */
+  lazy: LazyTracer | undefined;
+  /** The global provider last looked at by {@link lazyTracer}. */
+  checkedProvider: unknown;
+  /** The last span name built from a route (see {@link routeName}). */
+  lastName: { readonly base: string; readonly route: string; readonly name: string };
 }
 
 /**
@@ -144,7 +157,10 @@ function begin(
   // middleware, two adapters) gets the trace that is already running.
   const running = (res as TracedResponse | undefined)?.[TRACE];
   if (running !== undefined) return running;
-  const active = contextApi.active();
+  let active = contextApi.active();
+  // The empty context with a cheap setValue (fast-context.ts): the span, and whatever extract
+  // adds, then cost one small object each instead of a copy of a Map each.
+  if (active === ROOT_CONTEXT) active = EMPTY_CONTEXT;
   let parent: Context;
   try {
     parent = propagation.extract(active, req?.headers, headerGetter);
@@ -159,22 +175,40 @@ function begin(
     const path = q === -1 ? target : target.slice(0, q);
     if (cfg.ignore?.(req, path)) return ignored(parent);
 
-    const attributes = startAttributes(cfg, req, path, q === -1 ? undefined : target.slice(q + 1));
-    const method = attributes[ATTR_METHOD] as string;
-    // The attributes object is ours alone: tracewire's span may keep it rather than copy it
-    // (handoff.ts). Withdrawn right after, whichever SDK is behind the API.
-    handoff.attributes = attributes;
+    const rawMethod = typeof req.method === 'string' ? req.method : '';
+    const method = cfg.knownMethods.has(rawMethod) ? rawMethod : '_OTHER';
+    const name = method === '_OTHER' ? 'HTTP' : method;
+    const options: SpanOptions =
+      startTime === undefined ? { kind: SpanKind.SERVER } : { kind: SpanKind.SERVER, startTime };
+    const query = q === -1 ? undefined : target.slice(q + 1);
     let span: Span;
-    try {
-      span = cfg.tracer.startSpan(
-        method === '_OTHER' ? 'HTTP' : method,
-        startTime === undefined
-          ? { kind: SpanKind.SERVER, attributes }
-          : { kind: SpanKind.SERVER, attributes, startTime },
-        parent,
-      );
-    } finally {
-      handoff.attributes = undefined;
+    const lazy = lazyTracer(cfg);
+    if (lazy !== undefined) {
+      // tracewire's tracer: attributes are built only for a span that records (or for a sampler
+      // that reads them), so an unsampled request costs no attribute work.
+      scratch.cfg = cfg;
+      scratch.req = req;
+      scratch.path = path;
+      scratch.query = query;
+      scratch.rawMethod = rawMethod;
+      scratch.method = method;
+      try {
+        span = lazy[START_SPAN_LAZY](name, options, parent, buildStartAttributes, scratch);
+      } finally {
+        scratch.cfg = undefined;
+        scratch.req = undefined;
+      }
+    } else {
+      const attributes = startAttributes(cfg, req, path, query, rawMethod, method);
+      options.attributes = attributes;
+      // The attributes object is ours alone: tracewire's span may keep it rather than copy it
+      // (handoff.ts). Withdrawn right after, whichever SDK is behind the API.
+      handoff.attributes = attributes;
+      try {
+        span = cfg.tracer.startSpan(name, options, parent);
+      } finally {
+        handoff.attributes = undefined;
+      }
     }
     const t = new RequestTrace(cfg, span, trace.setSpan(parent, span), req, res, method);
     (res as TracedResponse)[TRACE] = t;
@@ -237,16 +271,13 @@ function startAttributes(
   req: IncomingMessage,
   path: string,
   query: string | undefined,
+  rawMethod: string,
+  method: string,
 ): Attributes {
   const headers = req.headers;
   const attributes: Attributes = {};
-  const rawMethod = typeof req.method === 'string' ? req.method : '';
-  if (cfg.knownMethods.has(rawMethod)) {
-    attributes[ATTR_METHOD] = rawMethod;
-  } else {
-    attributes[ATTR_METHOD] = '_OTHER';
-    attributes[ATTR_METHOD_ORIGINAL] = rawMethod;
-  }
+  attributes[ATTR_METHOD] = method;
+  if (method === '_OTHER') attributes[ATTR_METHOD_ORIGINAL] = rawMethod;
   attributes['url.path'] = path;
   if (query !== undefined) attributes['url.query'] = redactQuery(query, cfg.redactKeys);
 
@@ -334,6 +365,54 @@ function hostPortOf(raw: string): HostPort | undefined {
   return parsed;
 }
 
+/** What {@link buildStartAttributes} reads; one reused object (the call is synchronous). */
+const scratch: {
+  cfg: Config | undefined;
+  req: IncomingMessage | undefined;
+  path: string;
+  query: string | undefined;
+  rawMethod: string;
+  method: string;
+} = { cfg: undefined, req: undefined, path: '', query: undefined, rawMethod: '', method: '' };
+
+function buildStartAttributes(s: typeof scratch): Attributes {
+  return startAttributes(s.cfg!, s.req!, s.path, s.query, s.rawMethod, s.method);
+}
+
+/** tracewire's tracer, seen through the API (the method is keyed by a registered symbol). */
+interface LazyTracer {
+  [START_SPAN_LAZY](
+    name: string,
+    options: SpanOptions,
+    ctx: Context,
+    build: (arg: typeof scratch) => Attributes,
+    arg: typeof scratch,
+  ): Span;
+}
+
+/**
+ * The tracer to start spans with lazily built attributes, when tracewire's SDK is the one behind
+ * the API; undefined for any other SDK (the official one gets attributes at start, as always).
+ * The tracer taken from the global provider at creation may be the API's proxy, so the provider
+ * registered now is looked at, once per registration, as the proxy itself does.
+ */
+function lazyTracer(cfg: Config): LazyTracer | undefined {
+  if (cfg.lazy !== undefined) return cfg.lazy;
+  const own = cfg.tracer as Partial<LazyTracer>;
+  if (typeof own[START_SPAN_LAZY] === 'function') {
+    cfg.lazy = own as LazyTracer;
+    return cfg.lazy;
+  }
+  if (!cfg.fromGlobal) return undefined;
+  const global = trace.getTracerProvider() as TracerProvider & { getDelegate?: () => TracerProvider };
+  const provider = typeof global.getDelegate === 'function' ? global.getDelegate() : global;
+  if (provider === cfg.checkedProvider) return undefined;
+  cfg.checkedProvider = provider;
+  const t = provider.getTracer(cfg.scope.name, cfg.scope.version) as Partial<LazyTracer>;
+  if (typeof t[START_SPAN_LAZY] === 'function') cfg.lazy = t as LazyTracer;
+  return cfg.lazy;
+}
+
 /** The lifecycle of one traced request. */
 class RequestTrace implements ServerRequestTrace {
   readonly recording: boolean;
@@ -410,7 +489,7 @@ class RequestTrace implements ServerRequestTrace {
       }
 
       const base = this.method === '_OTHER' ? 'HTTP' : this.method;
-      let name = route === undefined ? base : `${base} ${route}`;
+      let name = route === undefined ? base : routeName(cfg, base, route);
       if (cfg.spanName !== undefined) {
         const fn = cfg.spanName;
         const custom = fenced<unknown>('spanName', undefined, () => fn(this.req, route));
@@ -464,8 +543,22 @@ class RequestTrace implements ServerRequestTrace {
   }
 }
 
+/**
+ * `GET /users/:id`, remembered for the last method and route: consecutive requests mostly hit the
+ * same route, and the name is then neither concatenated nor flattened again when it is encoded.
+ */
+function routeName(cfg: Config, base: string, route: string): string {
+  const last = cfg.lastName;
+  if (last.route === route && last.base === base) return last.name;
+  const name = `${base} ${route}`;
+  cfg.lastName = { base, route, name };
+  return name;
+}
+
 /** An ignored request (or one tracing failed on): no span, but the caller's context continues. */
 function ignored(parent: Context): ServerRequestTrace {
+  // Nothing was extracted into the stand-in empty context: continue in the API's own root.
+  if (parent === EMPTY_CONTEXT) parent = ROOT_CONTEXT;
   return {
     span: trace.getSpan(parent) ?? trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
     context: parent,
@@ -598,6 +691,11 @@ function normaliseOptions(
     requestHeaders,
     responseHeaders,
     redactKeys,
+    scope: { name: scope.name, version: scope.version },
+    fromGlobal: o.tracerProvider === undefined,
+    lazy: undefined,
+    checkedProvider: undefined,
+    lastName: { base: '', route: '', name: '' },
   };
 }
 
@@ -650,7 +748,8 @@ function normaliseIgnore(
     if (paths.has(path)) return true;
     for (const p of patterns) if (p.test(path)) return true;
     // Only a real `true` ignores: a promise (an async predicate) is truthy but decides nothing.
-    for (const fn of predicates) if (fenced<unknown>('ignore', false, () => fn(req)) === true) return true;
+    for (const fn of predicates)
+      if (fenced<unknown, IncomingMessage>('ignore', false, fn, req) === true) return true;
     return false;
   };
 }

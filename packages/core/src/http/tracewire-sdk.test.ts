@@ -4,11 +4,25 @@
  * `http.route` back from the span, exception events, non-recording spans, context) are run here too.
  */
 import { connect } from 'node:net';
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SimpleSpanProcessor } from '../export/simple-processor.js';
 import { W3CTraceContextPropagator } from '../propagation/trace-context.js';
 import { AsyncLocalStorageContextManager } from '../sdk/context-manager.js';
+import {
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+} from '../sdk/samplers.js';
 import { TracewireTracerProvider } from '../sdk/tracer-provider.js';
 import { ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';
 import { serve, type TestServer } from './test-setup.js';
@@ -136,5 +150,83 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
     expect(body.split('-')[1]).toBe(TRACE_ID);
     await new Promise((r) => setTimeout(r, 50));
     expect(finished).toHaveLength(0);
+  });
+
+  it('still shows a custom sampler the request attributes, and records them when it samples', async () => {
+    // Built-in samplers never read attributes, so tracewire builds them only for sampled requests;
+    // a custom sampler may read them, so it must get them before deciding.
+    const seen: Attributes[] = [];
+    const bySampler: Sampler = {
+      shouldSample: (_c, _t, _n, _k, attributes) => {
+        seen.push({ ...attributes });
+        return {
+          decision:
+            attributes['url.path'] === '/users/7'
+              ? SamplingDecision.RECORD_AND_SAMPLED
+              : SamplingDecision.NOT_RECORD,
+        };
+      },
+      toString: () => 'ByPath',
+    };
+    const own = new TracewireTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+      sampler: new ParentBasedSampler({ root: bySampler }),
+    });
+    const s2 = await serve({ tracerProvider: own }, (_req, res, t) => {
+      t.setRoute('/users/:id');
+      res.end();
+    });
+    try {
+      await fetch(`${s2.url}/users/7`);
+      await fetch(`${s2.url}/users/8`);
+      const [span] = await spans(1);
+      expect(seen.map((a) => a['url.path'])).toEqual(['/users/7', '/users/8']);
+      expect(seen[1]).toMatchObject({ 'http.request.method': 'GET', 'server.port': s2.port });
+      expect(finished).toHaveLength(1);
+      expect(span?.attributes).toMatchObject({ 'url.path': '/users/7', 'http.response.status_code': 200 });
+    } finally {
+      await s2.close();
+      await own.shutdown();
+    }
+  });
+
+  it('gives an unsampled request a context that propagates its trace (sampled flag off), and records nothing', async () => {
+    const off = new TracewireTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0) }),
+    });
+    const s2 = await serve({ tracerProvider: off }, (_req, res) => {
+      const carrier: Record<string, string> = {};
+      propagation.inject(context.active(), carrier);
+      res.end(carrier.traceparent ?? '');
+    });
+    try {
+      const fresh = await fetch(`${s2.url}/a`).then((r) => r.text());
+      expect(fresh).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/); // new trace: random flag, not sampled
+      const continued = await fetch(`${s2.url}/b`, {
+        headers: { traceparent: `00-${TRACE_ID}-b7ad6b7169203331-00` },
+      }).then((r) => r.text());
+      expect(continued.split('-')[1]).toBe(TRACE_ID);
+      expect(continued.endsWith('-00')).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(finished).toHaveLength(0);
+    } finally {
+      await s2.close();
+      await off.shutdown();
+    }
+  });
+
+  it('runs an ignored request without a parent in the API root context itself', async () => {
+    let active: unknown;
+    const s2 = await serve({ ignore: '/skip' }, (_req, res) => {
+      active = context.active();
+      res.end();
+    });
+    try {
+      await fetch(`${s2.url}/skip`);
+      expect(active).toBe(ROOT_CONTEXT);
+    } finally {
+      await s2.close();
+    }
   });
 });

@@ -29,3 +29,10 @@ export const handoff: Handoff = (() => {
   }
   return h;
 })();
+
+/**
+ * The key of the tracer method the HTTP lifecycle uses when tracewire's SDK is behind the API: a
+ * `startSpan` whose attributes are built only for spans that record (`Tracer` in tracer.ts).
+ * `Symbol.for`, for the same dual-package reason.
+ */
+export const START_SPAN_LAZY: unique symbol = Symbol.for('tracewire.tracer.startSpanLazy');

@@ -63,9 +63,10 @@ export function resetReports(): void {
  * Run a user-supplied function (hook, name callback, predicate) fenced: a throw is reported through
  * `diag` (rate limited, keyed by `what`) and `fallback` is returned instead.
  */
-export function fenced<T>(what: string, fallback: T, fn: () => T): T {
+export function fenced<T, A = undefined>(what: string, fallback: T, fn: (arg: A) => T, arg?: A): T {
   try {
-    const result = fn();
+    // `arg` instead of a closure: a per-request hook is then called without allocating one.
+    const result = fn(arg as A);
     // An async hook that rejects would be an unhandled rejection, which ends the process on
     // Node >= 15: catch it here too. Its own cause, so an earlier sync throw does not hide it.
     if (

@@ -161,6 +161,9 @@ export interface ParentBasedSamplerOptions {
   localParentNotSampled?: Sampler;
 }
 
+/** The key of ParentBasedSampler's internal accessor of its delegates. */
+const DELEGATES = Symbol('tracewire.sampler.delegates');
+
 /**
  * Follows the parent's decision; spans without a parent are decided by `root` (SDK spec,
  * "ParentBased"). The default sampler is `ParentBasedSampler({ root: new AlwaysOnSampler() })`.
@@ -217,9 +220,32 @@ export class ParentBasedSampler implements Sampler {
     return sampler.shouldSample(context, traceId, spanName, spanKind, attributes, links);
   }
 
+  /** @internal The five samplers this one delegates to. */
+  [DELEGATES](): Sampler[] {
+    return [
+      this.#root,
+      this.#remoteSampled,
+      this.#remoteNotSampled,
+      this.#localSampled,
+      this.#localNotSampled,
+    ];
+  }
+
   toString(): string {
     return `ParentBased{root=${this.#root.toString()}, remoteParentSampled=${this.#remoteSampled.toString()}, remoteParentNotSampled=${this.#remoteNotSampled.toString()}, localParentSampled=${this.#localSampled.toString()}, localParentNotSampled=${this.#localNotSampled.toString()}}`;
   }
+}
+
+/**
+ * @internal Whether a sampler's decision never reads the span's attributes: the built-in samplers
+ * (exactly these classes, not subclasses, which may override `shouldSample`) and a ParentBased one
+ * made only of them. Attributes can then be built after the sampling decision, for sampled spans only.
+ */
+export function ignoresAttributes(s: Sampler): boolean {
+  const c = (s as object).constructor;
+  if (c === AlwaysOnSampler || c === AlwaysOffSampler || c === TraceIdRatioBasedSampler) return true;
+  if (c === ParentBasedSampler) return (s as ParentBasedSampler)[DELEGATES]().every(ignoresAttributes);
+  return false;
 }
 
 /** Whether `v` looks like a Sampler (has `shouldSample`). */

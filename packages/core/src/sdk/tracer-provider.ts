@@ -8,7 +8,7 @@ import { type IdGenerator, RandomIdGenerator } from './id-generator.js';
 import { resolveSpanLimits, validateSpanLimits } from './limits.js';
 import { MultiSpanProcessor } from './multi-processor.js';
 import { detectResource, TracewireResource } from './resource.js';
-import { isSampler, SAMPLER_NAMES, type Sampler, samplerFromName } from './samplers.js';
+import { ignoresAttributes, isSampler, SAMPLER_NAMES, type Sampler, samplerFromName } from './samplers.js';
 import { Tracer, type TracerState } from './tracer.js';
 import type { Resource, SpanLimits, SpanProcessor } from './types.js';
 
@@ -114,13 +114,15 @@ export class TracewireTracerProvider implements TracerProvider {
 
     const idGenerator = options.idGenerator ?? new RandomIdGenerator();
     this.#processor = new MultiSpanProcessor(processors);
+    const sampler = options.sampler ?? samplerFromEnv(env);
     this.#state = {
       resource: this.resource,
       limits,
       processor: this.#processor,
-      sampler: options.sampler ?? samplerFromEnv(env),
+      sampler,
       idGenerator,
       randomTraceIds: idGenerator instanceof RandomIdGenerator,
+      samplerIgnoresAttributes: ignoresAttributes(sampler),
       active: true,
     };
   }

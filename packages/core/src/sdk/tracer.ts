@@ -4,6 +4,7 @@
  * `NonRecordingSpan`.
  */
 import {
+  type Attributes,
   type Span as ApiSpan,
   type Tracer as ApiTracer,
   type Context,
@@ -18,6 +19,7 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '../export/suppress.js';
+import { handoff, START_SPAN_LAZY } from './handoff.js';
 import type { IdGenerator } from './id-generator.js';
 import type { ResolvedSpanLimits } from './limits.js';
 import { type Sampler, SamplingDecision } from './samplers.js';
@@ -37,6 +39,8 @@ export interface TracerState {
   readonly idGenerator: IdGenerator;
   /** Set the `random` flag on new traces: only when ids come from a cryptographically random source. */
   readonly randomTraceIds: boolean;
+  /** The sampler never reads span attributes (the built-in ones): they may be built after sampling. */
+  readonly samplerIgnoresAttributes: boolean;
   /** False after the provider shut down: spans are then non-recording. */
   active: boolean;
 }
@@ -74,7 +78,34 @@ export class Tracer implements ApiTracer, SpanOwner {
   }
 
   startSpan(name: string, options?: SpanOptions, ctx?: Context): ApiSpan {
-    let parentContext = ctx ?? contextApi.active();
+    return this.#start(name, options, ctx ?? contextApi.active(), options?.attributes, undefined, undefined);
+  }
+
+  /**
+   * @internal `startSpan` for tracewire's HTTP lifecycle, which builds a request's attributes only
+   * when they are used: `build(arg)` runs before sampling if the sampler may read attributes (a
+   * custom one), otherwise only once the span is known to record. An unsampled request then costs
+   * no attribute work at all. The built object is kept by the span without a copy (it is fresh).
+   */
+  [START_SPAN_LAZY]<A>(
+    name: string,
+    options: SpanOptions,
+    ctx: Context,
+    build: (arg: A) => Attributes,
+    arg: A,
+  ): ApiSpan {
+    return this.#start(name, options, ctx, undefined, build as (arg: unknown) => Attributes, arg);
+  }
+
+  #start(
+    name: string,
+    options: SpanOptions | undefined,
+    ctx: Context,
+    givenAttributes: Attributes | undefined,
+    build: ((arg: unknown) => Attributes) | undefined,
+    buildArg: unknown,
+  ): ApiSpan {
+    let parentContext = ctx;
     if (options?.root === true) parentContext = trace.deleteSpan(parentContext);
     const state = this.#state;
     if (!state.active || isTracingSuppressed(parentContext)) {
@@ -111,6 +142,8 @@ export class Tracer implements ApiTracer, SpanOwner {
       flags = parent.traceFlags & FLAG_RANDOM;
     }
 
+    let attributes = givenAttributes;
+    if (build !== undefined && !state.samplerIgnoresAttributes) attributes = build(buildArg);
     const kind = options?.kind ?? SpanKind.INTERNAL;
     const links = options?.links ?? NO_LINKS;
     const result = state.sampler.shouldSample(
@@ -118,7 +151,7 @@ export class Tracer implements ApiTracer, SpanOwner {
       traceId,
       name,
       kind,
-      options?.attributes ?? NO_ATTRIBUTES,
+      attributes ?? NO_ATTRIBUTES,
       links,
     );
     if (result.traceState !== undefined) traceState = result.traceState;
@@ -131,18 +164,39 @@ export class Tracer implements ApiTracer, SpanOwner {
         : { traceId, spanId, traceFlags: flags, traceState };
     if (decision === SamplingDecision.NOT_RECORD) return new NonRecordingSpan(spanContext);
 
-    return new Span(
-      this,
-      parentContext,
-      name,
-      spanContext,
-      kind,
-      parent,
-      options?.links,
-      options?.startTime,
-      options?.attributes,
-      result.attributes,
-    );
+    if (build === undefined) {
+      return new Span(
+        this,
+        parentContext,
+        name,
+        spanContext,
+        kind,
+        parent,
+        options?.links,
+        options?.startTime,
+        attributes,
+        result.attributes,
+      );
+    }
+    attributes ??= build(buildArg);
+    // Fresh and held by nobody else: the span may keep it (handoff.ts).
+    handoff.attributes = attributes;
+    try {
+      return new Span(
+        this,
+        parentContext,
+        name,
+        spanContext,
+        kind,
+        parent,
+        options?.links,
+        options?.startTime,
+        attributes,
+        result.attributes,
+      );
+    } finally {
+      handoff.attributes = undefined;
+    }
   }
 
   startActiveSpan<F extends (span: ApiSpan) => unknown>(name: string, fn: F): ReturnType<F>;
