@@ -16,6 +16,7 @@
  */
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from '@opentelemetry/api';
 import type { InstrumentationScope, ReadableSpan, Resource, TimedEvent } from '../sdk/types.js';
+import { Span } from '../sdk/span.js';
 
 // Wire types (protobuf encoding spec).
 const VARINT = 0;
@@ -47,6 +48,8 @@ const HEX_PAIR = new Uint8Array(128 * 128);
 for (let a = 0; a < 128; a++) for (let b = 0; b < 128; b++) HEX_PAIR[(a << 7) | b] = (HEX[a]! << 4) | HEX[b]!;
 
 const f64 = new Float64Array(1);
+/** Scratch for `Span.writeTimes`. */
+const times = new Float64Array(4);
 const f64bytes = new Uint8Array(f64.buffer);
 
 // Encoder state. Encoding is synchronous and never re-entered, so one module-level buffer is safe.
@@ -109,8 +112,10 @@ function putFixed32(v: number): void {
  * an exact integer, and the sum is carried into two 32-bit halves.
  */
 function putHrTime(t: HrTime): void {
-  const s = t[0];
-  const n = t[1];
+  putTime(t[0], t[1]);
+}
+
+function putTime(s: number, n: number): void {
   const sLo = s % 65536;
   const sHi = (s - sLo) / 65536;
   const a = sLo * 1e9 + n; // < 2^46, exact
@@ -493,10 +498,19 @@ function putSpan(span: ReadableSpan): void {
   // SpanKind: the API has no UNSPECIFIED, so OTLP = API + 1 (trace.proto, SpanKind).
   buf[pos++] = tag(6, VARINT);
   buf[pos++] = (span.kind ?? 0) + 1;
-  buf[pos++] = tag(7, I64);
-  putHrTime(span.startTime);
-  buf[pos++] = tag(8, I64);
-  putHrTime(span.endTime);
+  if (span instanceof Span) {
+    // tracewire's span: times straight from its clock readings (no HrTime arrays).
+    span.writeTimes(times);
+    buf[pos++] = tag(7, I64);
+    putTime(times[0]!, times[1]!);
+    buf[pos++] = tag(8, I64);
+    putTime(times[2]!, times[3]!);
+  } else {
+    buf[pos++] = tag(7, I64);
+    putHrTime(span.startTime);
+    buf[pos++] = tag(8, I64);
+    putHrTime(span.endTime);
+  }
   putSpanAttributes(span.attributes);
   if (span.droppedAttributesCount) putUint32Field(tag(10, VARINT), span.droppedAttributesCount);
   const events = span.events;

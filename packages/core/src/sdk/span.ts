@@ -178,6 +178,36 @@ export class Span implements ApiSpan, ReadableSpan {
     return hrTimeDuration(this.startTime, this.endTime);
   }
 
+  /**
+   * @internal For the OTLP encoder: start and end as `[startSec, startNs, endSec, endNs]` in `out`,
+   * the values `startTime` and `endTime` return, without creating the two arrays they cache.
+   */
+  writeTimes(out: Float64Array): void {
+    const a = this.#anchor;
+    if (this.#startTime === undefined) {
+      const total = a.ns + Math.round(this.#startRel * 1e6);
+      const carry = Math.floor(total / 1e9);
+      out[0] = a.sec + carry;
+      out[1] = total - carry * 1e9;
+    } else {
+      out[0] = this.#startTime[0];
+      out[1] = this.#startTime[1];
+    }
+    const end = this.#endTime;
+    if (end !== undefined) {
+      out[2] = end[0];
+      out[3] = end[1];
+    } else if (this.ended) {
+      const total = a.ns + Math.round(this.#endRel * 1e6);
+      const carry = Math.floor(total / 1e9);
+      out[2] = a.sec + carry;
+      out[3] = total - carry * 1e9;
+    } else {
+      out[2] = 0;
+      out[3] = 0;
+    }
+  }
+
   /** SDK 1.x name of `parentSpanContext.spanId`, for exporters built on SDK 1.x. */
   get parentSpanId(): string | undefined {
     return this.parentSpanContext?.spanId;
