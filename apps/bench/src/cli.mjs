@@ -5,6 +5,10 @@
 //   npm run bench                      full run: 5 frameworks x 4 configs x 3 rounds x 10 s, Node 20 and 24
 //   npm run bench -- --quick           proves the benchmark works end to end (Express, 1 round, 1 s)
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
+//            --modes bare,tracewire,tracewire@before --bundle before=<path>
+//              (a mode `x@label` runs configuration x with tracewire from that bundle, which
+//               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
+//               tree and prints the path of: compares two builds side by side in one run)
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -34,7 +38,10 @@ const modes = opt('modes', MODES.join(',')).split(',');
 const rounds = Number(opt('rounds', quick ? 1 : 3));
 const seconds = Number(opt('duration', quick ? 1 : 10));
 const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
-const writeDocs = !quick && !flag('no-docs');
+const bundles = Object.fromEntries(
+  args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
+);
+const writeDocs = !quick && !flag('no-docs') && Object.keys(bundles).length === 0;
 
 const version = (bin) => execSync(`${bin} --version`, { encoding: 'utf8' }).trim();
 const pkgVersion = (name) => {
@@ -51,7 +58,7 @@ for (const v of nodes) {
   console.log(
     `\nNode ${version(bin)}: ${frameworks.join(', ')} × ${modes.join(', ')} × ${rounds} round(s) × ${seconds} s`,
   );
-  const r = await runOverhead({ nodeBin: bin, frameworks, modes, rounds, seconds, warmupSeconds });
+  const r = await runOverhead({ nodeBin: bin, frameworks, modes, rounds, seconds, warmupSeconds, bundles });
   results.push({ node: version(bin), ...r });
 }
 
@@ -59,9 +66,9 @@ const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
 let md = '';
 for (const r of results) {
-  md += `\n#### Node ${r.node}\n\n| framework | configuration | req/s | ratio to bare | p50 ms | p99 ms | p99 ratio | server CPU | peak RSS MiB | spans/request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+  md += `\n#### Node ${r.node}\n\n| framework | configuration | req/s | ratio to bare | p50 ms | p99 ms | p99 ratio | server CPU | CPU µs/request | CPU ratio | peak RSS MiB | spans/request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const s of r.summary) {
-    md += `| ${s.framework} | ${s.mode} | ${f0(s.rps)} | **${f2(s.rpsRatio)}** | ${f2(s.p50)} | ${f2(s.p99)} | ${f2(s.p99Ratio)} | ${f0(s.cpu * 100)}% | ${f0(s.peakRss)} | ${f2(s.spansPerRequest)} |\n`;
+    md += `| ${s.framework} | ${s.mode} | ${f0(s.rps)} | **${f2(s.rpsRatio)}** | ${f2(s.p50)} | ${f2(s.p99)} | ${f2(s.p99Ratio)} | ${f0(s.cpu * 100)}% | ${f2(s.cpuUs)} | ${f2(s.cpuRatio)} | ${f0(s.peakRss)} | ${f2(s.spansPerRequest)} |\n`;
   }
 }
 console.log(md);

@@ -100,7 +100,7 @@ function wrkMs(text) {
  * (a C load generator, so the loader is not the bottleneck for the fastest servers), else autocannon.
  * Returns { rps, p50, p99 (ms), total, errors }.
  */
-function load(url, seconds, connections) {
+export function load(url, seconds, connections) {
   const secs = Math.max(1, Math.round(seconds));
   const [c, a] = hasWrk
     ? pinned(1, '/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', url])
@@ -157,14 +157,18 @@ export const median = (xs) => {
 };
 
 /** One measured run of one configuration. */
-async function runOne({ nodeBin, framework, mode, sinkUrl, seconds, warmupSeconds, connections }) {
+async function runOne({ nodeBin, framework, mode, sinkUrl, seconds, warmupSeconds, connections, bundles }) {
   await fetch(`${sinkUrl}/reset`, { method: 'POST' });
-  const server = await startProcess(
-    nodeBin,
-    [join(here, 'server.cjs'), framework, mode],
-    { OTLP_URL: `${sinkUrl}/v1/traces` },
-    0,
-  );
+  // `tracewire@before`: the `tracewire` configuration with tracewire from the bundle labelled
+  // `before` (`--bundle before=/tmp/before.cjs`), so two builds are compared in one run.
+  const [serverMode, label] = mode.split('@');
+  const env = { OTLP_URL: `${sinkUrl}/v1/traces` };
+  if (label !== undefined) {
+    const bundle = bundles?.[label];
+    if (bundle === undefined) throw new Error(`mode ${mode}: no --bundle ${label}=<path> given`);
+    env.TRACEWIRE_BUNDLE = bundle;
+  }
+  const server = await startProcess(nodeBin, [join(here, 'server.cjs'), framework, serverMode], env, 0);
   const url = `http://127.0.0.1:${server.port}/users/42`;
   try {
     const warm = await load(url, warmupSeconds, connections);
@@ -184,6 +188,9 @@ async function runOne({ nodeBin, framework, mode, sinkUrl, seconds, warmupSecond
       p99: r.p99,
       errors: r.errors,
       cpu: (cpu1 - cpu0) / seconds,
+      // Server CPU time per request served: unlike req/s it does not depend on the load generator
+      // keeping up, and time the VM was descheduled is not counted in it.
+      cpuUs: ((cpu1 - cpu0) / r.total) * 1e6,
       rss: mem.rss,
       peakRss: mem.peak,
       spansPerRequest: count.spans / requests,
@@ -205,6 +212,7 @@ export async function runOverhead({
   seconds = 10,
   warmupSeconds = 2,
   connections = 50,
+  bundles = {},
   log = console.log,
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
@@ -223,11 +231,12 @@ export async function runOverhead({
             seconds,
             warmupSeconds,
             connections,
+            bundles,
           });
           row.round = round;
           runs.push(row);
           log(
-            `  ${framework.padEnd(12)} ${mode.padEnd(20)} round ${round + 1}: ${row.rps.toFixed(0).padStart(6)} req/s  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  spans/req ${row.spansPerRequest.toFixed(2)}`,
+            `  ${framework.padEnd(12)} ${mode.padEnd(20)} round ${round + 1}: ${row.rps.toFixed(0).padStart(6)} req/s  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  ${row.cpuUs.toFixed(1)} µs/req  spans/req ${row.spansPerRequest.toFixed(2)}`,
           );
         }
       }
@@ -265,6 +274,14 @@ export function summarize(runs) {
         spansPerRequest: median(rows.map((r) => r.spansPerRequest)),
         errors: rows.reduce((a, r) => a + r.errors, 0),
         rpsRatio: ratio('rps'),
+        cpuUs: median(rows.map((r) => r.cpuUs)),
+        // bare CPU per request / this configuration's: the throughput ratio a saturated core would give.
+        cpuRatio: median(
+          rows.map((r) => {
+            const bare = fr.find((b) => b.mode === 'bare' && b.round === r.round);
+            return bare ? bare.cpuUs / r.cpuUs : Number.NaN;
+          }),
+        ),
         p99Ratio: ratio('p99'),
         rounds: rows.length,
       });
