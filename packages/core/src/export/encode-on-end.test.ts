@@ -1,6 +1,8 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { startOtlpReceiver } from '@tracewire/test-utils';
 import { describe, expect, it } from 'vitest';
+import { type IdGenerator, RandomIdGenerator } from '../sdk/id-generator.js';
+import { TracewireTracerProvider } from '../sdk/tracer-provider.js';
 import type { ReadableSpan } from '../sdk/types.js';
 import { BatchSpanProcessor } from './batch-processor.js';
 import { OtlpHttpExporter } from './otlp-http-exporter.js';
@@ -214,5 +216,88 @@ describe('encode on end (spans encoded when they end, requests assembled from th
       await exporter.shutdown();
       await receiver.close();
     }
+  });
+});
+
+describe('ids on the wire (tracewire spans: id bytes copied from the id generator)', () => {
+  async function exportWith(
+    idGenerator: IdGenerator | undefined,
+    run: (p: TracewireTracerProvider) => Span[],
+  ) {
+    const receiver = await startOtlpReceiver();
+    const exporter = new OtlpHttpExporter({ url: receiver.tracesUrl, env: {} });
+    const provider = new TracewireTracerProvider({
+      spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 10_000, env: {} })],
+      ...(idGenerator ? { idGenerator } : {}),
+      env: {},
+    });
+    try {
+      const spans = run(provider);
+      await provider.forceFlush();
+      return { spans, got: receiver.spans() };
+    } finally {
+      await provider.shutdown();
+      await receiver.close();
+    }
+  }
+
+  it('exports exactly the trace, span and parent ids the API shows, across many id blocks and out of order', async () => {
+    const { spans, got } = await exportWith(undefined, (provider) => {
+      const tracer = provider.getTracer('ids');
+      const all: Span[] = [];
+      const open: Span[] = [];
+      // 2,000 traces of a root and two children (~8 KiB of random bytes per 170 ids): roots are kept
+      // open while later blocks are taken, and everything ends in a scrambled order.
+      for (let i = 0; i < 2000; i++) {
+        const root = tracer.startSpan(`root${i}`);
+        const ctx = trace.setSpan(ROOT_CONTEXT, root);
+        const a = tracer.startSpan(`a${i}`, {}, ctx);
+        const b = tracer.startSpan(`b${i}`, {}, trace.setSpan(ctx, a));
+        all.push(root, a, b);
+        open.push(root, a, b);
+        if (i % 7 === 3) {
+          for (const s of open.splice(0, open.length - 30).reverse()) s.end();
+        }
+      }
+      for (const s of open) s.end();
+      return all;
+    });
+    expect(got).toHaveLength(spans.length);
+    const byName = new Map(got.map((s) => [s.name, s]));
+    for (const s of spans) {
+      const d = byName.get((s as unknown as { name: string }).name)!;
+      const c = s.spanContext();
+      expect(d.traceId).toBe(c.traceId);
+      expect(d.spanId).toBe(c.spanId);
+    }
+    const b7 = byName.get('b7')!;
+    expect(b7.parentSpanId).toBe(byName.get('a7')!.spanId);
+    expect(byName.get('a7')!.parentSpanId).toBe(byName.get('root7')!.spanId);
+    expect(new Set(got.map((s) => s.spanId)).size).toBe(spans.length);
+  });
+
+  it('exports the ids of a custom generator, also one that extends RandomIdGenerator', async () => {
+    class Sequential extends RandomIdGenerator {
+      #n = 0;
+      override generateSpanId(): string {
+        this.#n++;
+        return this.#n.toString(16).padStart(16, '0');
+      }
+      override generateTraceId(): string {
+        return `${'ab'.repeat(12)}${(this.#n + 1).toString(16).padStart(8, '0')}`;
+      }
+    }
+    const { spans, got } = await exportWith(new Sequential(), (provider) => {
+      const tracer = provider.getTracer('ids');
+      return Array.from({ length: 50 }, (_, i) => {
+        const s = tracer.startSpan(`s${i}`);
+        s.end();
+        return s;
+      });
+    });
+    expect(got.map((s) => [s.traceId, s.spanId])).toEqual(
+      spans.map((s) => [s.spanContext().traceId, s.spanContext().spanId]),
+    );
+    expect(got[0]!.spanId).toBe('0000000000000001');
   });
 });

@@ -116,16 +116,16 @@ function putHrTime(t: HrTime): void {
 }
 
 function putTime(s: number, n: number): void {
-  const sLo = s % 65536;
-  const sHi = (s - sLo) / 65536;
-  const a = sLo * 1e9 + n; // < 2^46, exact
+  // ns = s * 1e9 + n = bHi * 2^32 + low, with every intermediate an exact integer below 2^53.
+  // Math.floor divisions, not `%`: a float modulo is a C call (fmod) in V8, three per timestamp.
+  const sHi = Math.floor(s / 65536);
+  const a = (s - sHi * 65536) * 1e9 + n; // < 2^46
   const b = sHi * 1e9; // exact while s < 2^53 / 1e9 * 65536
-  const bLo = b % 65536;
-  const low = bLo * 65536 + a; // < 2^47, exact
-  const lo32 = low % 4294967296;
-  const hi32 = (b - bLo) / 65536 + (low - lo32) / 4294967296;
-  putFixed32(lo32 >>> 0);
-  putFixed32(hi32 >>> 0);
+  const bHi = Math.floor(b / 65536);
+  const low = (b - bHi * 65536) * 65536 + a; // < 2^47
+  const lowHi = Math.floor(low / 4294967296);
+  putFixed32((low - lowHi * 4294967296) >>> 0);
+  putFixed32((bHi + lowHi) >>> 0);
 }
 
 /** Reserve `reserve` bytes for a length prefix; returns where the prefix starts. */
@@ -235,6 +235,17 @@ function putHexId(t: number, hex: string): void {
     b[pos + i] = HEX_PAIR[((hex.charCodeAt(2 * i) & 0x7f) << 7) | (hex.charCodeAt(2 * i + 1) & 0x7f)]!;
   }
   pos += n;
+}
+
+/** A bytes field copied from the id generator's random block (see `Span.traceIdBlock`). */
+function putIdBytes(t: number, block: Uint8Array, off: number, n: number): void {
+  ensure(n + 8);
+  putTag(t);
+  const b = buf;
+  let p = pos;
+  b[p++] = n;
+  for (let i = 0; i < n; i++) b[p + i] = block[off + i]!;
+  pos = p + n;
 }
 
 function putUint32Field(t: number, v: number): void {
@@ -418,7 +429,9 @@ function putSpanAttributes(attrs: Record<string, unknown>): void {
 /** Copy `len` already-encoded bytes from `src` (earlier in this encode) to the end. */
 function flushRun(src: number, len: number): void {
   ensure(len);
-  if (len <= 32) {
+  // A JS byte loop beats copyWithin's native call only for a few bytes (~1-2.5 ns per byte
+  // against ~35 ns per call, measured on Node 24).
+  if (len <= 12) {
     const b = buf;
     const p = pos;
     for (let i = 0; i < len; i++) b[p + i] = b[src + i]!;
@@ -485,8 +498,13 @@ function putSpan(span: ReadableSpan): void {
   ensure(8);
   buf[pos++] = tag(2, LEN); // ScopeSpans.spans
   const at = beginLen(2);
-  putHexId(tag(1, LEN), ctx.traceId);
-  putHexId(tag(2, LEN), ctx.spanId);
+  const own = span instanceof Span ? span : undefined;
+  const traceBlock = own?.traceIdBlock;
+  if (traceBlock !== undefined) putIdBytes(tag(1, LEN), traceBlock, own!.traceIdOffset, 16);
+  else putHexId(tag(1, LEN), ctx.traceId);
+  const spanBlock = own?.spanIdBlock;
+  if (spanBlock !== undefined) putIdBytes(tag(2, LEN), spanBlock, own!.spanIdOffset, 8);
+  else putHexId(tag(2, LEN), ctx.spanId);
   const ts = ctx.traceState?.serialize();
   if (ts) putString(tag(3, LEN), ts);
   const parent = span.parentSpanContext;
@@ -498,9 +516,9 @@ function putSpan(span: ReadableSpan): void {
   // SpanKind: the API has no UNSPECIFIED, so OTLP = API + 1 (trace.proto, SpanKind).
   buf[pos++] = tag(6, VARINT);
   buf[pos++] = (span.kind ?? 0) + 1;
-  if (span instanceof Span) {
+  if (own !== undefined) {
     // tracewire's span: times straight from its clock readings (no HrTime arrays).
-    span.writeTimes(times);
+    own.writeTimes(times);
     buf[pos++] = tag(7, I64);
     putTime(times[0]!, times[1]!);
     buf[pos++] = tag(8, I64);

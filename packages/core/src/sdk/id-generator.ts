@@ -30,17 +30,27 @@ const ZERO_SPAN_ID = '0000000000000000';
  * ```
  */
 export class RandomIdGenerator implements IdGenerator {
-  #bytes = Buffer.allocUnsafe(POOL_BYTES);
+  #bytes = Buffer.allocUnsafeSlow(POOL_BYTES);
   #hex = '';
   #offset = 0;
+  /**
+   * @internal The random bytes the last id was taken from, and where (a byte offset): the OTLP
+   * encoder copies an id's bytes from here instead of parsing its hex. A block is never refilled,
+   * a new one is allocated, so the bytes stay valid for as long as a span holds them.
+   */
+  lastBlock: Buffer = this.#bytes;
+  lastOffset = 0;
 
   #take(chars: number): string {
     if (this.#offset + chars > this.#hex.length) {
+      this.#bytes = Buffer.allocUnsafeSlow(POOL_BYTES);
       randomFillSync(this.#bytes);
       this.#hex = this.#bytes.toString('hex');
       this.#offset = 0;
     }
     const id = this.#hex.substring(this.#offset, this.#offset + chars);
+    this.lastBlock = this.#bytes;
+    this.lastOffset = this.#offset >>> 1;
     this.#offset += chars;
     return id;
   }

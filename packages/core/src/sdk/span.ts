@@ -100,6 +100,15 @@ export class Span implements ApiSpan, ReadableSpan {
   droppedAttributesCount = 0;
   droppedEventsCount = 0;
   droppedLinksCount = 0;
+  /**
+   * @internal Where the bytes of this span's trace id and span id are (blocks of the built-in id
+   * generator), so the OTLP encoder copies them instead of parsing hex; undefined when unknown
+   * (another id generator, a remote parent).
+   */
+  traceIdBlock: Buffer | undefined = undefined;
+  traceIdOffset = 0;
+  spanIdBlock: Buffer | undefined = undefined;
+  spanIdOffset = 0;
 
   readonly #spanContext: SpanContext;
   readonly #owner: SpanOwner;
@@ -206,6 +215,14 @@ export class Span implements ApiSpan, ReadableSpan {
       out[2] = 0;
       out[3] = 0;
     }
+  }
+
+  /** @internal Set by the tracer right after construction (see {@link traceIdBlock}). */
+  setIdBytes(traceBlock: Buffer | undefined, traceOff: number, spanBlock: Buffer, spanOff: number): void {
+    this.traceIdBlock = traceBlock;
+    this.traceIdOffset = traceOff;
+    this.spanIdBlock = spanBlock;
+    this.spanIdOffset = spanOff;
   }
 
   /** SDK 1.x name of `parentSpanContext.spanId`, for exporters built on SDK 1.x. */

@@ -122,6 +122,7 @@ export class TracewireTracerProvider implements TracerProvider {
       sampler,
       idGenerator,
       randomTraceIds: idGenerator instanceof RandomIdGenerator,
+      idBytes: idGenerator.constructor === RandomIdGenerator,
       samplerIgnoresAttributes: ignoresAttributes(sampler),
       active: true,
     };

@@ -20,7 +20,7 @@ import {
 } from '@opentelemetry/api';
 import { isTracingSuppressed } from '../export/suppress.js';
 import { handoff, START_SPAN_LAZY } from './handoff.js';
-import type { IdGenerator } from './id-generator.js';
+import type { IdGenerator, RandomIdGenerator } from './id-generator.js';
 import type { ResolvedSpanLimits } from './limits.js';
 import { type Sampler, SamplingDecision } from './samplers.js';
 import { NonRecordingSpan, Span, type SpanOwner } from './span.js';
@@ -39,6 +39,11 @@ export interface TracerState {
   readonly idGenerator: IdGenerator;
   /** Set the `random` flag on new traces: only when ids come from a cryptographically random source. */
   readonly randomTraceIds: boolean;
+  /**
+   * The generator is exactly the built-in `RandomIdGenerator` (not a subclass, which may make its
+   * own ids): spans can then point at the bytes of their ids (`Span.traceIdBlock`).
+   */
+  readonly idBytes: boolean;
   /** The sampler never reads span attributes (the built-in ones): they may be built after sampling. */
   readonly samplerIgnoresAttributes: boolean;
   /** False after the provider shut down: spans are then non-recording. */
@@ -129,17 +134,35 @@ export class Tracer implements ApiTracer, SpanOwner {
 
     const ids = state.idGenerator;
     const spanId = ids.generateSpanId();
+    // With the built-in generator, where the ids' bytes are (copied by the OTLP encoder).
+    let spanBlock: Buffer | undefined;
+    let spanOff = 0;
+    let traceBlock: Buffer | undefined;
+    let traceOff = 0;
+    const random = state.idBytes ? (ids as RandomIdGenerator) : undefined;
+    if (random !== undefined) {
+      spanBlock = random.lastBlock;
+      spanOff = random.lastOffset;
+    }
     let traceId: string;
     let traceState: TraceState | undefined;
     let flags: number;
     if (parent === undefined) {
       traceId = ids.generateTraceId();
       flags = state.randomTraceIds ? FLAG_RANDOM : 0;
+      if (random !== undefined) {
+        traceBlock = random.lastBlock;
+        traceOff = random.lastOffset;
+      }
     } else {
       traceId = parent.traceId;
       traceState = parent.traceState;
       // The random flag describes the trace id: it is inherited exactly as the parent has it.
       flags = parent.traceFlags & FLAG_RANDOM;
+      if (parentSpan instanceof Span) {
+        traceBlock = parentSpan.traceIdBlock;
+        traceOff = parentSpan.traceIdOffset;
+      }
     }
 
     let attributes = givenAttributes;
@@ -165,7 +188,7 @@ export class Tracer implements ApiTracer, SpanOwner {
     if (decision === SamplingDecision.NOT_RECORD) return new NonRecordingSpan(spanContext);
 
     if (build === undefined) {
-      return new Span(
+      const span = new Span(
         this,
         parentContext,
         name,
@@ -177,12 +200,14 @@ export class Tracer implements ApiTracer, SpanOwner {
         attributes,
         result.attributes,
       );
+      if (spanBlock !== undefined) span.setIdBytes(traceBlock, traceOff, spanBlock, spanOff);
+      return span;
     }
     attributes ??= build(buildArg);
     // Fresh and held by nobody else: the span may keep it (handoff.ts).
     handoff.attributes = attributes;
     try {
-      return new Span(
+      const span = new Span(
         this,
         parentContext,
         name,
@@ -194,6 +219,8 @@ export class Tracer implements ApiTracer, SpanOwner {
         attributes,
         result.attributes,
       );
+      if (spanBlock !== undefined) span.setIdBytes(traceBlock, traceOff, spanBlock, spanOff);
+      return span;
     } finally {
       handoff.attributes = undefined;
     }
