@@ -2,7 +2,7 @@
 // `npm run bench` (root): request overhead of tracewire against bare servers and the official
 // OpenTelemetry stack, on Node 20 and Node 24, written to docs/performance.md with a PNG chart.
 //
-//   npm run bench                      full run: 5 frameworks x 4 configs x 3 rounds x 10 s, Node 20 and 24
+//   npm run bench                      full run: 5 frameworks x 4 configs x 8 rounds x 2 s, Node 20 and 24
 //   npm run bench -- --quick           proves the benchmark works end to end (Express, 1 round, 1 s)
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
@@ -35,8 +35,8 @@ const nodes = opt('node', quick ? '20' : node24 && existsSync(node24) ? '20,24' 
 const nodeBin = (v) => (v === '24' ? node24 : process.execPath);
 const frameworks = opt('frameworks', quick ? 'express' : FRAMEWORKS.join(',')).split(',');
 const modes = opt('modes', MODES.join(',')).split(',');
-const rounds = Number(opt('rounds', quick ? 1 : 3));
-const seconds = Number(opt('duration', quick ? 1 : 10));
+const rounds = Number(opt('rounds', quick ? 1 : 8));
+const seconds = Number(opt('duration', quick ? 1 : 2));
 const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
@@ -93,14 +93,15 @@ if (writeDocs) {
   const ok = await renderChartPng(results, chart);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
   const section = `<!-- overhead:start -->
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. Server pinned to core 0, ${loader} (50
-connections) and the OTLP sink on core 1; ${rounds} rounds × ${seconds} s per configuration after a
-${warmupSeconds} s warm-up, configurations alternated within each round; medians, and ratios as the
-median of per-round ratios to bare. Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One server process per configuration, all
+pinned to core 0 and started together; ${loader} (50 connections) and the OTLP sink on core 1. Each
+server is warmed up for ${warmupSeconds} s, then the configurations are loaded in turn for ${seconds} s each,
+${rounds} rounds, the order rotating every round; medians, and ratios as the median of the per-round
+ratios to bare (a slow spell of the shared machine then hits every configuration of a round alike). Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
 
-Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds}\`
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds}\`
 
 ${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
 <!-- overhead:end -->`;

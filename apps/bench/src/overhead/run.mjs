@@ -2,7 +2,7 @@
 // tracing configuration, side by side in one run, alternated, repeated; medians and ratios to bare.
 //
 // Each server runs in its own process pinned to core 0 (`taskset -c 0`); the load generator
-// (autocannon, 50 connections, fixed duration) and the OTLP sink run pinned to core 1.
+// (wrk, or autocannon without it; 50 connections, fixed duration) and the OTLP sink run pinned to core 1.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -143,9 +143,45 @@ export function load(url, seconds, connections) {
   });
 }
 
-async function sinkCount(sinkUrl) {
-  const r = await fetch(`${sinkUrl}/count`);
-  return r.json();
+/** The server of one configuration, started once and loaded in slices (see {@link runOverhead}). */
+async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
+  // `tracewire@before`: the `tracewire` configuration with tracewire from the bundle labelled
+  // `before` (`--bundle before=/tmp/before.cjs`), so two builds are compared in one run.
+  const [serverMode, label] = mode.split('@');
+  // Each server exports to its own path of the shared sink, which counts spans per path.
+  const sinkPath = `/${framework}/${mode}/v1/traces`;
+  const env = { OTLP_URL: `${sinkUrl}${sinkPath}` };
+  if (label !== undefined) {
+    const bundle = bundles?.[label];
+    if (bundle === undefined) throw new Error(`mode ${mode}: no --bundle ${label}=<path> given`);
+    env.TRACEWIRE_BUNDLE = bundle;
+  }
+  const server = await startProcess(nodeBin, [join(here, 'server.cjs'), framework, serverMode], env, 0);
+  return { ...server, mode, sinkPath, url: `http://127.0.0.1:${server.port}/users/42`, requests: 0 };
+}
+
+/** One measured slice of load on one running server. */
+async function measureSlice(server, framework, seconds, connections) {
+  const cpu0 = cpuSeconds(server.child.pid);
+  const r = await load(server.url, seconds, connections);
+  const cpu1 = cpuSeconds(server.child.pid);
+  server.requests += r.total;
+  const mem = memory(server.child.pid);
+  return {
+    framework,
+    mode: server.mode,
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
+    errors: r.errors,
+    cpu: (cpu1 - cpu0) / seconds,
+    // Server CPU time per request served: unlike req/s it does not depend on the load generator
+    // keeping up, and time the VM was descheduled is not counted in it.
+    cpuUs: ((cpu1 - cpu0) / r.total) * 1e6,
+    rss: mem.rss,
+    peakRss: mem.peak,
+    spansPerRequest: Number.NaN, // filled in once the servers have flushed
+  };
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -156,53 +192,14 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** One measured run of one configuration. */
-async function runOne({ nodeBin, framework, mode, sinkUrl, seconds, warmupSeconds, connections, bundles }) {
-  await fetch(`${sinkUrl}/reset`, { method: 'POST' });
-  // `tracewire@before`: the `tracewire` configuration with tracewire from the bundle labelled
-  // `before` (`--bundle before=/tmp/before.cjs`), so two builds are compared in one run.
-  const [serverMode, label] = mode.split('@');
-  const env = { OTLP_URL: `${sinkUrl}/v1/traces` };
-  if (label !== undefined) {
-    const bundle = bundles?.[label];
-    if (bundle === undefined) throw new Error(`mode ${mode}: no --bundle ${label}=<path> given`);
-    env.TRACEWIRE_BUNDLE = bundle;
-  }
-  const server = await startProcess(nodeBin, [join(here, 'server.cjs'), framework, serverMode], env, 0);
-  const url = `http://127.0.0.1:${server.port}/users/42`;
-  try {
-    const warm = await load(url, warmupSeconds, connections);
-    const cpu0 = cpuSeconds(server.child.pid);
-    const r = await load(url, seconds, connections);
-    const cpu1 = cpuSeconds(server.child.pid);
-    const mem = memory(server.child.pid);
-    await stopProcess(server.child); // SIGTERM: the server flushes its spans before exiting
-    await sleep(200);
-    const count = await sinkCount(sinkUrl);
-    const requests = warm.total + r.total;
-    return {
-      framework,
-      mode,
-      rps: r.rps,
-      p50: r.p50,
-      p99: r.p99,
-      errors: r.errors,
-      cpu: (cpu1 - cpu0) / seconds,
-      // Server CPU time per request served: unlike req/s it does not depend on the load generator
-      // keeping up, and time the VM was descheduled is not counted in it.
-      cpuUs: ((cpu1 - cpu0) / r.total) * 1e6,
-      rss: mem.rss,
-      peakRss: mem.peak,
-      spansPerRequest: count.spans / requests,
-    };
-  } finally {
-    await stopProcess(server.child);
-  }
-}
-
 /**
- * Runs every mode for every framework, `rounds` times, rotating the order of modes each round so no
- * configuration always runs first or last. Returns per-run rows and per-(framework, mode) medians.
+ * Runs every mode for every framework. All configurations of one framework run at once, each in its
+ * own server process (all pinned to core 0; only the one under load is busy), so a round is a few
+ * seconds: each server is warmed up once, then loaded for `seconds` in turn, `rounds` times, the
+ * order rotating each round so no configuration always runs first or last. Slow spells of a shared
+ * machine last seconds to minutes and then hit every configuration of a round alike; ratios are
+ * taken within a round and their median over rounds is reported. Returns per-slice rows and
+ * per-(framework, mode) medians.
  */
 export async function runOverhead({
   nodeBin = process.execPath,
@@ -220,25 +217,40 @@ export async function runOverhead({
   const runs = [];
   try {
     for (const framework of frameworks) {
-      for (let round = 0; round < rounds; round++) {
-        const order = modes.map((_, i) => modes[(i + round) % modes.length]);
-        for (const mode of order) {
-          const row = await runOne({
-            nodeBin,
-            framework,
-            mode,
-            sinkUrl,
-            seconds,
-            warmupSeconds,
-            connections,
-            bundles,
-          });
-          row.round = round;
-          runs.push(row);
-          log(
-            `  ${framework.padEnd(12)} ${mode.padEnd(20)} round ${round + 1}: ${row.rps.toFixed(0).padStart(6)} req/s  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  ${row.cpuUs.toFixed(1)} µs/req  spans/req ${row.spansPerRequest.toFixed(2)}`,
-          );
+      await fetch(`${sinkUrl}/reset`, { method: 'POST' });
+      const servers = [];
+      try {
+        for (const mode of modes) {
+          servers.push(await startServer({ nodeBin, framework, mode, sinkUrl, bundles }));
         }
+        for (const server of servers) {
+          const warm = await load(server.url, warmupSeconds, connections);
+          server.requests += warm.total;
+        }
+        const rows = [];
+        for (let round = 0; round < rounds; round++) {
+          const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+          for (const server of order) {
+            const row = await measureSlice(server, framework, seconds, connections);
+            row.round = round;
+            rows.push(row);
+            log(
+              `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} round ${round + 1}: ${row.rps.toFixed(0).padStart(6)} req/s  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  ${row.cpuUs.toFixed(1)} µs/req`,
+            );
+          }
+        }
+        // SIGTERM: each server flushes its spans before exiting; then the sink has them all.
+        await Promise.all(servers.map((s) => stopProcess(s.child)));
+        await sleep(300);
+        const count = await (await fetch(`${sinkUrl}/count`)).json();
+        for (const server of servers) {
+          const perRequest = (count.byPath[server.sinkPath] ?? 0) / server.requests;
+          for (const row of rows) if (row.mode === server.mode) row.spansPerRequest = perRequest;
+          log(`  ${framework.padEnd(12)} ${server.mode.padEnd(20)} spans/request ${perRequest.toFixed(2)}`);
+        }
+        runs.push(...rows);
+      } finally {
+        await Promise.all(servers.map((s) => stopProcess(s.child)));
       }
     }
   } finally {

@@ -1,21 +1,24 @@
 // A minimal OTLP/HTTP sink for the benchmarks, in its own process: it accepts trace exports, counts
 // their spans and answers 200 with an empty ExportTraceServiceResponse.
-// `GET /count` returns {spans, requests, bytes}; `POST /reset` zeroes them.
+// `GET /count` returns {spans, requests, bytes, byPath} (spans per request path, so several servers
+// can share one sink: each exports to its own path); `POST /reset` zeroes them.
 import { createServer } from 'node:http';
 import { countSpans } from '../otlp-count.mjs';
 
 let spans = 0;
 let requests = 0;
 let bytes = 0;
+let byPath = {};
 
 const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/count') {
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ spans, requests, bytes }));
+    res.end(JSON.stringify({ spans, requests, bytes, byPath }));
     return;
   }
   if (req.method === 'POST' && req.url === '/reset') {
     spans = requests = bytes = 0;
+    byPath = {};
     res.end('{}');
     return;
   }
@@ -26,7 +29,10 @@ const server = createServer((req, res) => {
     bytes += body.length;
     requests++;
     try {
-      spans += countSpans(body, req.headers);
+      const n = countSpans(body, req.headers);
+      spans += n;
+      const path = String(req.url).split('?')[0];
+      byPath[path] = (byPath[path] ?? 0) + n;
       const json = String(req.headers['content-type']).includes('json');
       res.setHeader('content-type', json ? 'application/json' : 'application/x-protobuf');
       res.end(json ? '{}' : undefined);
