@@ -187,27 +187,14 @@ export class Tracer implements ApiTracer, SpanOwner {
         : { traceId, spanId, traceFlags: flags, traceState };
     if (decision === SamplingDecision.NOT_RECORD) return new NonRecordingSpan(spanContext);
 
-    if (build === undefined) {
-      const span = new Span(
-        this,
-        parentContext,
-        name,
-        spanContext,
-        kind,
-        parent,
-        options?.links,
-        options?.startTime,
-        attributes,
-        result.attributes,
-      );
-      if (spanBlock !== undefined) span.setIdBytes(traceBlock, traceOff, spanBlock, spanOff);
-      return span;
+    if (build !== undefined) {
+      attributes ??= build(buildArg);
+      // Fresh and held by nobody else: the span may keep it (handoff.ts).
+      handoff.attributes = attributes;
     }
-    attributes ??= build(buildArg);
-    // Fresh and held by nobody else: the span may keep it (handoff.ts).
-    handoff.attributes = attributes;
+    let span: Span;
     try {
-      const span = new Span(
+      span = new Span(
         this,
         parentContext,
         name,
@@ -219,11 +206,11 @@ export class Tracer implements ApiTracer, SpanOwner {
         attributes,
         result.attributes,
       );
-      if (spanBlock !== undefined) span.setIdBytes(traceBlock, traceOff, spanBlock, spanOff);
-      return span;
     } finally {
-      handoff.attributes = undefined;
+      if (build !== undefined) handoff.attributes = undefined;
     }
+    if (spanBlock !== undefined) span.setIdBytes(traceBlock, traceOff, spanBlock, spanOff);
+    return span;
   }
 
   startActiveSpan<F extends (span: ApiSpan) => unknown>(name: string, fn: F): ReturnType<F>;
