@@ -85,7 +85,9 @@ export function tracewire(options?: KoaTracewireOptions): TracewireMiddleware {
     }
     if (!t.recording) {
       // Ignored or not sampled: no span, but downstream still runs in the caller's trace context.
-      return context.with(t.context, next).then(noop);
+      // Koa ignores what a middleware's promise resolves to: `next()`'s own promise is returned,
+      // without a `.then` (one promise and one microtask less per request).
+      return context.with(t.context, next) as Promise<void>;
     }
     let downstream: Promise<unknown>;
     try {
