@@ -53,7 +53,7 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
     ? (lifecycle.tracerProvider ?? trace.getTracerProvider()).getTracer(PACKAGE_NAME, PACKAGE_VERSION)
     : undefined;
   // Express 5 reports handler errors (and middleware timing) on diagnostics_channel.
-  subscribeRouterChannel();
+  subscribeRouterChannel(middlewareTracer !== undefined);
 
   return function tracewireMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
     const r = req as TracedRequest;

@@ -114,14 +114,21 @@ export class ExpressRequest {
 
   // --- Express 5 `express.router.request` events (see router-channel.ts) -----------------------
 
-  routerStart(msg: RouterChannelMessage): void {
-    // Learn sub-apps as the request enters them: an error that later escapes a sub-app to the
-    // parent's error handler is then still named with the sub-app's route (see route-template.ts).
+  /**
+   * Learn the sub-app the request is in: an error that later escapes a sub-app to the parent's
+   * error handler is then still named with the sub-app's route (see route-template.ts). Called on
+   * every router event subscribed to: `error` always, `start` with middleware spans.
+   */
+  private noteApp(): void {
     const current = this.req.app;
     if (current !== this.lastApp) {
       this.lastApp = current;
       if (isExpressApp(current)) topApp(current);
     }
+  }
+
+  routerStart(msg: RouterChannelMessage): void {
+    this.noteApp();
     const tracer = this.middlewareTracer;
     if (tracer === undefined || this.done) return;
     const handler = msg.handler;
@@ -157,6 +164,7 @@ export class ExpressRequest {
   }
 
   routerError(msg: RouterChannelMessage): void {
+    this.noteApp();
     if (msg.error !== undefined) this.recordError(msg.error);
     const rec = msg[MIDDLEWARE_SPAN];
     if (rec !== undefined && !rec.ended) this.endSpan(rec, msg.error);

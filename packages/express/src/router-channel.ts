@@ -69,22 +69,36 @@ function onError(msg: unknown): void {
     );
   }
 }
-function noop(): void {}
 
-/** Subscribe to Express 5's router events once per process. */
-export function subscribeRouterChannel(): void {
-  const g = globalThis as { [SUBSCRIBED]?: boolean };
-  if (g[SUBSCRIBED] === true) return;
-  g[SUBSCRIBED] = true;
+/**
+ * Subscribe to Express 5's router events once per process: `error` always (exceptions, and the
+ * sub-app an error was raised in), `start`/`end`/`asyncEnd` only once some `tracewire()` asked for
+ * middleware spans. Every subscribed event is one more call per middleware layer of every request,
+ * each reading `req` (a prototype-swapped object under Express, so on Node 20 each read misses its
+ * inline cache): without middleware spans they are not worth it.
+ */
+export function subscribeRouterChannel(timing: boolean): void {
+  const g = globalThis as { [SUBSCRIBED]?: { errors: boolean; timing: boolean } | boolean };
+  let state = g[SUBSCRIBED];
+  if (state === true) return; // everything subscribed (by an earlier copy of this package)
+  if (state === undefined || state === false) {
+    state = { errors: false, timing: false };
+    g[SUBSCRIBED] = state;
+  }
+  if (state.errors && (state.timing || !timing)) return;
   try {
     if (typeof dc.tracingChannel !== 'function') return;
-    dc.tracingChannel('express.router.request').subscribe({
-      start: onStart,
-      end: onEnd,
-      asyncStart: noop,
-      asyncEnd: onAsyncEnd,
-      error: onError,
-    });
+    const channel = dc.tracingChannel('express.router.request');
+    if (!state.errors) {
+      state.errors = true;
+      channel.error.subscribe(onError);
+    }
+    if (timing && !state.timing) {
+      state.timing = true;
+      channel.start.subscribe(onStart);
+      channel.end.subscribe(onEnd);
+      channel.asyncEnd.subscribe(onAsyncEnd);
+    }
   } catch (err) {
     report(
       'express:channel:subscribe',
