@@ -611,32 +611,40 @@ function group(spans: readonly ReadableSpan[]): ResourceGroup[] {
 
 const EMPTY_SCOPE: InstrumentationScope = { name: '' };
 
-function putResourceSpans(rg: ResourceGroup): void {
-  ensure(8);
-  buf[pos++] = tag(1, LEN); // ExportTraceServiceRequest.resource_spans
-  const at = beginLen(4);
-  const res = rg.resource;
-  // ResourceSpans.resource (resource.proto: attributes 1, dropped_attributes_count 2)
+/** ResourceSpans.resource (resource.proto: attributes 1, dropped_attributes_count 2). */
+function putResource(res: Resource | undefined): void {
   ensure(4);
   buf[pos++] = tag(1, LEN);
   const rat = beginLen(2);
   const attrs: Attributes | undefined = res?.attributes;
   if (attrs) putKeyValues(tag(1, LEN), attrs);
   endLen(rat, 2);
+}
+
+/** ScopeSpans.scope (common.proto InstrumentationScope: name 1, version 2, attributes 3). */
+function putScope(scope: InstrumentationScope): void {
+  ensure(4);
+  buf[pos++] = tag(1, LEN);
+  const scat = beginLen(1);
+  if (scope.name) putString(tag(1, LEN), scope.name);
+  if (scope.version) putString(tag(2, LEN), scope.version);
+  const scopeAttrs = (scope as { attributes?: Attributes }).attributes;
+  if (scopeAttrs) putKeyValues(tag(3, LEN), scopeAttrs);
+  endLen(scat, 1);
+}
+
+function putResourceSpans(rg: ResourceGroup): void {
+  ensure(8);
+  buf[pos++] = tag(1, LEN); // ExportTraceServiceRequest.resource_spans
+  const at = beginLen(4);
+  const res = rg.resource;
+  putResource(res);
   for (const sg of rg.scopes) {
     ensure(8);
     buf[pos++] = tag(2, LEN); // ResourceSpans.scope_spans
     const sat = beginLen(4);
     const scope = sg.scope;
-    // ScopeSpans.scope (common.proto InstrumentationScope: name 1, version 2, attributes 3)
-    ensure(4);
-    buf[pos++] = tag(1, LEN);
-    const scat = beginLen(1);
-    if (scope.name) putString(tag(1, LEN), scope.name);
-    if (scope.version) putString(tag(2, LEN), scope.version);
-    const scopeAttrs = (scope as { attributes?: Attributes }).attributes;
-    if (scopeAttrs) putKeyValues(tag(3, LEN), scopeAttrs);
-    endLen(scat, 1);
+    putScope(scope);
     const spans = sg.spans;
     for (let i = 0; i < spans.length; i++) putSpan(spans[i]!);
     if (scope.schemaUrl) putString(tag(3, LEN), scope.schemaUrl);
@@ -787,25 +795,13 @@ function putResourceRecords(
   ensure(8);
   buf[pos++] = tag(1, LEN); // ExportTraceServiceRequest.resource_spans
   const at = beginLen(4);
-  ensure(4);
-  buf[pos++] = tag(1, LEN); // ResourceSpans.resource
-  const rat = beginLen(2);
-  const attrs: Attributes | undefined = res?.attributes;
-  if (attrs) putKeyValues(tag(1, LEN), attrs);
-  endLen(rat, 2);
+  putResource(res);
   for (const sg of scopes) {
     ensure(8);
     buf[pos++] = tag(2, LEN); // ResourceSpans.scope_spans
     const sat = beginLen(4);
     const scope = sg.scope;
-    ensure(4);
-    buf[pos++] = tag(1, LEN); // ScopeSpans.scope
-    const scat = beginLen(1);
-    if (scope.name) putString(tag(1, LEN), scope.name);
-    if (scope.version) putString(tag(2, LEN), scope.version);
-    const scopeAttrs = (scope as { attributes?: Attributes }).attributes;
-    if (scopeAttrs) putKeyValues(tag(3, LEN), scopeAttrs);
-    endLen(scat, 1);
+    putScope(scope);
     // The records: already complete ScopeSpans.spans fields. Adjacent ones are copied at once.
     const idx = sg.idx;
     const n = idx === undefined ? to - from : idx.length;
