@@ -210,7 +210,7 @@ function begin(
         handoff.attributes = undefined;
       }
     }
-    const t = new RequestTrace(cfg, span, trace.setSpan(parent, span), req, res, method);
+    const t = new RequestTrace(cfg, span, trace.setSpan(parent, span), req, res, name);
     (res as TracedResponse)[TRACE] = t;
     if (!t.recording) return t;
     // `close` is emitted both after a completed response (`writableFinished` true) and when the
@@ -430,8 +430,8 @@ class RequestTrace implements ServerRequestTrace {
     readonly context: Context,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    /** `http.request.method` (a known method or `_OTHER`). */
-    private readonly method: string,
+    /** The name the span started with: the method, or `HTTP` for an unknown one. */
+    private readonly baseName: string,
   ) {
     this.recording = span.isRecording();
     // A non-recording span (not sampled) needs no bookkeeping at all.
@@ -488,7 +488,7 @@ class RequestTrace implements ServerRequestTrace {
         span.setAttribute(ATTR_ROUTE, route);
       }
 
-      const base = this.method === '_OTHER' ? 'HTTP' : this.method;
+      const base = this.baseName;
       let name = route === undefined ? base : routeName(cfg, base, route);
       if (cfg.spanName !== undefined) {
         const fn = cfg.spanName;

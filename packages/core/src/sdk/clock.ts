@@ -51,6 +51,14 @@ export function relToHrTime(a: Anchor, rel: number): HrTime {
   return [a.sec + carry, total - carry * 1e9];
 }
 
+/** The same instant as {@link relToHrTime}, written to `out[at]` (seconds) and `out[at + 1]` (nanoseconds): no array. */
+export function writeRelTime(a: Anchor, rel: number, out: Float64Array, at: number): void {
+  const total = a.ns + Math.round(rel * 1e6);
+  const carry = Math.floor(total / 1e9);
+  out[at] = a.sec + carry;
+  out[at + 1] = total - carry * 1e9;
+}
+
 /** HrTime of an epoch time in milliseconds. */
 export function epochMillisToHrTime(ms: number): HrTime {
   const sec = Math.floor(ms / 1000);

@@ -37,6 +37,7 @@ import {
   monotonicNow,
   relToHrTime,
   toHrTime,
+  writeRelTime,
 } from './clock.js';
 import type { ResolvedSpanLimits } from './limits.js';
 import { report } from './report.js';
@@ -192,12 +193,8 @@ export class Span implements ApiSpan, ReadableSpan {
    * the values `startTime` and `endTime` return, without creating the two arrays they cache.
    */
   writeTimes(out: Float64Array): void {
-    const a = this.#anchor;
     if (this.#startTime === undefined) {
-      const total = a.ns + Math.round(this.#startRel * 1e6);
-      const carry = Math.floor(total / 1e9);
-      out[0] = a.sec + carry;
-      out[1] = total - carry * 1e9;
+      writeRelTime(this.#anchor, this.#startRel, out, 0);
     } else {
       out[0] = this.#startTime[0];
       out[1] = this.#startTime[1];
@@ -207,10 +204,7 @@ export class Span implements ApiSpan, ReadableSpan {
       out[2] = end[0];
       out[3] = end[1];
     } else if (this.ended) {
-      const total = a.ns + Math.round(this.#endRel * 1e6);
-      const carry = Math.floor(total / 1e9);
-      out[2] = a.sec + carry;
-      out[3] = total - carry * 1e9;
+      writeRelTime(this.#anchor, this.#endRel, out, 2);
     } else {
       out[2] = 0;
       out[3] = 0;

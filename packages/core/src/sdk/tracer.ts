@@ -83,7 +83,7 @@ export class Tracer implements ApiTracer, SpanOwner {
   }
 
   startSpan(name: string, options?: SpanOptions, ctx?: Context): ApiSpan {
-    return this.#start(name, options, ctx ?? contextApi.active(), options?.attributes, undefined, undefined);
+    return this.#start(name, options, ctx ?? contextApi.active(), undefined, undefined);
   }
 
   /**
@@ -99,14 +99,13 @@ export class Tracer implements ApiTracer, SpanOwner {
     build: (arg: A) => Attributes,
     arg: A,
   ): ApiSpan {
-    return this.#start(name, options, ctx, undefined, build as (arg: unknown) => Attributes, arg);
+    return this.#start(name, options, ctx, build as (arg: unknown) => Attributes, arg);
   }
 
   #start(
     name: string,
     options: SpanOptions | undefined,
     ctx: Context,
-    givenAttributes: Attributes | undefined,
     build: ((arg: unknown) => Attributes) | undefined,
     buildArg: unknown,
   ): ApiSpan {
@@ -165,7 +164,7 @@ export class Tracer implements ApiTracer, SpanOwner {
       }
     }
 
-    let attributes = givenAttributes;
+    let attributes = options?.attributes;
     if (build !== undefined && !state.samplerIgnoresAttributes) attributes = build(buildArg);
     const kind = options?.kind ?? SpanKind.INTERNAL;
     const links = options?.links ?? NO_LINKS;
