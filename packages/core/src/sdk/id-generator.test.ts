@@ -1,0 +1,64 @@
+import { describe, expect, it, vi } from 'vitest';
+
+// The random source is real except where a test asks for zero bytes at the start of the next block:
+// an all-zero id must never be handed out, whatever the source returns.
+const zeroPrefix = vi.hoisted(() => ({ bytes: 0 }));
+vi.mock('node:crypto', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:crypto')>();
+  return {
+    ...real,
+    randomFillSync: (buf: Buffer) => {
+      real.randomFillSync(buf);
+      buf.fill(0, 0, zeroPrefix.bytes);
+      zeroPrefix.bytes = 0;
+      return buf;
+    },
+  };
+});
+
+const { RandomIdGenerator } = await import('./id-generator.js');
+
+describe('RandomIdGenerator', () => {
+  it('makes lowercase hex ids of 32 and 16 characters, unique across block refills', () => {
+    const ids = new RandomIdGenerator();
+    const seen = new Set<string>();
+    // 2,000 pairs: about six 8 KiB blocks.
+    for (let i = 0; i < 2000; i++) {
+      const t = ids.generateTraceId();
+      const s = ids.generateSpanId();
+      expect(t).toMatch(/^[0-9a-f]{32}$/);
+      expect(s).toMatch(/^[0-9a-f]{16}$/);
+      seen.add(t).add(s);
+    }
+    expect(seen.size).toBe(4000);
+  });
+
+  it('records where the last id came from, so the encoder can copy its bytes', () => {
+    const ids = new RandomIdGenerator();
+    for (let i = 0; i < 700; i++) {
+      const t = ids.generateTraceId();
+      expect(ids.lastBlock.toString('hex', ids.lastOffset, ids.lastOffset + 16)).toBe(t);
+      const s = ids.generateSpanId();
+      expect(ids.lastBlock.toString('hex', ids.lastOffset, ids.lastOffset + 8)).toBe(s);
+    }
+  });
+
+  it('never returns an all-zero trace id or span id (W3C: invalid), even when the random bytes are zero', () => {
+    const ids = new RandomIdGenerator();
+    // Zero bytes where the first trace id of the first block would come from.
+    zeroPrefix.bytes = 16;
+    const t = ids.generateTraceId();
+    expect(t).not.toBe('0'.repeat(32));
+    expect(t).toMatch(/^[0-9a-f]{32}$/);
+    expect(ids.lastOffset).toBe(16);
+
+    // Exhaust the block, then zero the first 8 bytes of the next one: the span id skips them.
+    const spare = new RandomIdGenerator();
+    for (let i = 0; i < 1024; i++) spare.generateSpanId();
+    zeroPrefix.bytes = 8;
+    const s = spare.generateSpanId();
+    expect(s).not.toBe('0'.repeat(16));
+    expect(s).toMatch(/^[0-9a-f]{16}$/);
+    expect(spare.lastOffset).toBe(8);
+  });
+});
