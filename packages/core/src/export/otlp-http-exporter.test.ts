@@ -135,19 +135,31 @@ describe('OtlpHttpExporter: protocols, headers, compression', () => {
     expect(receiver.requests).toHaveLength(0);
   });
 
-  it('runs its requests with tracing suppressed, so HTTP client instrumentation skips them', async () => {
+  it('is invisible to HTTP client instrumentation, and connects with tracing suppressed', async () => {
     const manager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(manager);
-    const seen: boolean[] = [];
-    const onStart = () => seen.push(isTracingSuppressed(context.active()));
-    subscribe('http.client.request.start', onStart);
+    const httpEvents: string[] = [];
+    const onHttp = (_m: unknown, name: string | symbol) => httpEvents.push(String(name));
+    const connects: boolean[] = [];
+    const onConnect = () => connects.push(isTracingSuppressed(context.active()));
+    const httpChannels = ['http.client.request.start', 'undici:request:create'];
+    for (const c of httpChannels) subscribe(c, onHttp);
+    subscribe('net.client.socket', onConnect);
     try {
-      await exportSpans(make(), spans(1));
+      const exporter = make();
+      await exportSpans(exporter, spans(1));
+      await exportSpans(exporter, spans(2));
     } finally {
-      unsubscribe('http.client.request.start', onStart);
+      for (const c of httpChannels) unsubscribe(c, onHttp);
+      unsubscribe('net.client.socket', onConnect);
       context.disable();
     }
-    expect(seen).toEqual([true]);
+    // Nothing for node:http or fetch/undici instrumentations to see...
+    expect(httpEvents).toEqual([]);
+    // ...one connection for both exports (kept alive), opened with tracing suppressed, so a
+    // net-level instrumentation does not trace it either...
+    expect(connects).toEqual([true]);
+    expect(receiver.requests).toHaveLength(2);
     // ...and the suppression does not leak into the caller's context.
     expect(isTracingSuppressed(context.active())).toBe(false);
   });

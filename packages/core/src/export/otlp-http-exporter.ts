@@ -14,19 +14,13 @@
  * - the exporter's own requests run with tracing suppressed, so they are never traced.
  */
 import { readFileSync } from 'node:fs';
-import {
-  Agent as HttpAgent,
-  type IncomingMessage,
-  request as httpRequest,
-  validateHeaderName,
-  validateHeaderValue,
-} from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { gzip } from 'node:zlib';
 import { context } from '@opentelemetry/api';
 import { envEnum, envKeyValueList, envNumber, envString } from '../sdk/env.js';
 import { report } from '../sdk/report.js';
 import { type ExportResult, ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';
+import { Http1Client } from './http1-client.js';
 import { decodePartialSuccessJson, encodeTraceRequestJson } from './otlp-json.js';
 import {
   decodePartialSuccess,
@@ -221,7 +215,7 @@ type Attempt =
   | {
       kind: 'response';
       status: number;
-      headers: IncomingMessage['headers'];
+      headers: Record<string, string>;
       body: Buffer;
       truncated: boolean;
     }
@@ -277,8 +271,9 @@ const sleep = (ms: number) =>
  */
 export class OtlpHttpExporter implements SpanExporter {
   readonly #s: Settings;
-  readonly #agent: HttpAgent;
-  readonly #request: typeof httpRequest;
+  readonly #client: Http1Client;
+  /** The request head up to (not including) `content-length`: request line, host, headers. */
+  readonly #head: string;
   readonly #inFlight = new Set<Promise<void>>();
   #shutdown: Promise<void> | undefined;
   readonly #stats: OtlpHttpExporterStats = {
@@ -392,18 +387,19 @@ export class OtlpHttpExporter implements SpanExporter {
       throw new TypeError('OtlpHttpExporter: options.cert and options.key must be given together (mTLS)');
     }
 
-    const https = url.protocol === 'https:';
     // Keep-alive: one TCP (and TLS) handshake for many exports. A few sockets suffice: the batch
-    // processor runs at most a couple of exports at once.
-    this.#agent = https
-      ? new HttpsAgent({
-          keepAlive: true,
-          maxSockets: 8,
-          ...(ca !== undefined ? { ca } : {}),
-          ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-        })
-      : new HttpAgent({ keepAlive: true, maxSockets: 8 });
-    this.#request = https ? (httpsRequest as typeof httpRequest) : httpRequest;
+    // processor runs at most a couple of exports at once. (Not node:http: see http1-client.ts.)
+    this.#client = new Http1Client(url, {
+      maxSockets: 8,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
+      tls: {
+        ...(ca !== undefined ? { ca } : {}),
+        ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+      },
+      // The exporter's own connections must never be traced (net-level instrumentations check this).
+      around: (fn) => context.with(suppressTracing(context.active()), fn),
+    });
+    this.#head = requestHead(url, headers, protocol === 'http/json', compression === 'gzip');
     this.#s = {
       url,
       headers,
@@ -646,7 +642,7 @@ export class OtlpHttpExporter implements SpanExporter {
     body: Buffer,
     truncated: boolean,
     spanCount: number,
-    headers: IncomingMessage['headers'],
+    headers: Record<string, string>,
   ): { exported: number; error?: Error } {
     if (truncated) {
       report('otlp:response-too-large', `an OTLP response over ${MAX_RESPONSE_BYTES} bytes was not parsed`);
@@ -671,18 +667,12 @@ export class OtlpHttpExporter implements SpanExporter {
     };
   }
 
-  /** One HTTP request, bounded by `remaining` ms, with tracing suppressed. Never rejects. */
+  /** One HTTP request, bounded by `remaining` ms. Never rejects. */
   #attempt(body: Buffer, remaining: number, tracked: TrackedBody): Promise<Attempt> {
-    const s = this.#s;
-    const headers: Record<string, string | number> = {
-      ...s.headers,
-      'content-type': s.json ? 'application/json' : 'application/x-protobuf',
-      'content-length': body.length,
-    };
-    if (s.gzip) headers['content-encoding'] = 'gzip';
+    const head = Buffer.from(`${this.#head}content-length: ${body.length}\r\n\r\n`, 'latin1');
     return new Promise<Attempt>((resolve) => {
       let settled = false;
-      // Whether the whole body was handed to the OS ('finish'); only then may its buffer be reused.
+      // Whether the whole body was handed to the OS; only then may its buffer be reused.
       let flushed = false;
       const settle = (a: Attempt) => {
         if (settled) return;
@@ -691,57 +681,26 @@ export class OtlpHttpExporter implements SpanExporter {
         if (!flushed) tracked.inUse = true;
         resolve(a);
       };
-      // The exporter's own request must never be traced (it would be exported by the next export).
-      const req = context.with(suppressTracing(context.active()), () =>
-        this.#request(s.url, { method: 'POST', headers, agent: this.#agent }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          let truncated = false;
-          res.on('data', (c: Buffer) => {
-            if (truncated) return;
-            size += c.length;
-            if (size > MAX_RESPONSE_BYTES) {
-              truncated = true;
-              // Settle before destroying: destroy() emits 'aborted' synchronously.
-              settle({
-                kind: 'response',
-                status: res.statusCode ?? 0,
-                headers: res.headers,
-                body: Buffer.alloc(0),
-                truncated,
-              });
-              res.destroy();
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('end', () =>
-            settle({
-              kind: 'response',
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks),
-              truncated: false,
-            }),
-          );
-          res.on('error', (error: Error) => settle({ kind: 'network', error, retryable: true }));
-          res.on('aborted', () =>
-            settle({ kind: 'network', error: new Error('response aborted'), retryable: true }),
-          );
-        }),
-      );
+      const req = this.#client.request(head, body, {
+        response: (r) =>
+          settle({
+            kind: 'response',
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+            truncated: r.truncated,
+          }),
+        error: (error: Error) =>
+          settle({ kind: 'network', error, retryable: !isPermanentNetworkError(error) }),
+        flushed: () => {
+          flushed = true;
+        },
+      });
       const timer = setTimeout(() => {
         settle({ kind: 'timeout' });
         req.destroy();
       }, remaining);
       timer.unref?.();
-      req.on('error', (error: Error) =>
-        settle({ kind: 'network', error, retryable: !isPermanentNetworkError(error) }),
-      );
-      req.on('finish', () => {
-        flushed = true;
-      });
-      req.end(body);
     });
   }
 
@@ -754,7 +713,7 @@ export class OtlpHttpExporter implements SpanExporter {
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
       await Promise.all([...this.#inFlight]);
-      this.#agent.destroy();
+      this.#client.destroy();
     })();
     return this.#shutdown;
   }
@@ -768,7 +727,33 @@ function deadlineError(timeoutMillis: number, last: Error | undefined): Error {
 }
 
 /** A short, printable hint from an error response (text or JSON only; protobuf bodies are skipped). */
-function describeBody(body: Buffer, headers: IncomingMessage['headers']): string {
+/**
+ * The fixed part of every request's head: request line, `host` (the URL's, unless a `host` header
+ * was configured), basic auth from the URL's user info (unless an `authorization` header was),
+ * the configured headers (validated when they were read), content type and encoding.
+ */
+function requestHead(url: URL, headers: Record<string, string>, json: boolean, gzip: boolean): string {
+  let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\n`;
+  if (headers.host === undefined) head += `host: ${url.host}\r\n`;
+  if (url.username !== '' && headers.authorization === undefined) {
+    const user = `${decodeUserInfo(url.username)}:${decodeUserInfo(url.password)}`;
+    head += `authorization: Basic ${Buffer.from(user).toString('base64')}\r\n`;
+  }
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  head += `content-type: ${json ? 'application/json' : 'application/x-protobuf'}\r\n`;
+  if (gzip) head += 'content-encoding: gzip\r\n';
+  return head;
+}
+
+function decodeUserInfo(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function describeBody(body: Buffer, headers: Record<string, string>): string {
   const ct = String(headers['content-type'] ?? '');
   if (body.length === 0 || !(ct.includes('json') || ct.startsWith('text/'))) return '';
   const text = body.subarray(0, 200).toString('utf8').replace(/\s+/g, ' ').trim();
