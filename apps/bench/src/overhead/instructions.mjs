@@ -2,7 +2,7 @@
 // instructions is repeatable on a loaded, shared machine where req/s is not.
 //
 //   node apps/bench/src/overhead/instructions.mjs [--frameworks express,koa,fastify]
-//        [--modes bare,tracewire,tracewire-unsampled,official] [--warmup 3000] [--requests 2000]
+//        [--modes bare,tracewire,tracewire-unsampled,official] [--warmup 25000] [--requests 2000]
 //        [--node /path/to/node] [--source]
 //
 // For each framework and mode: the benchmark server (server.cjs) runs under
@@ -13,6 +13,11 @@
 // compiler threads, libuv), so batch export (encode + send to the sink) is included, amortised.
 // `--source` runs tracewire from its TypeScript sources (bundled with esbuild to a temp dir)
 // instead of the packages' dist builds.
+// `--functions N` also prints, per mode, the N functions with the most instructions per request
+// (self, not inclusive) and, against `bare`, the N that grew most: the server runs with
+// `--perf-basic-prof`, so JIT code is named from V8's perf map (`/tmp/perf-<pid>.map`) instead of
+// callgrind's `???:0x…` addresses. Function names of JIT code carry V8's tier (`*` TurboFan, `+`
+// Maglev, `^` Sparkplug): `+` on the request path means the warm-up was too short.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -29,7 +34,12 @@ const { values } = parseArgs({
   options: {
     frameworks: { type: 'string', default: 'express,koa,fastify' },
     modes: { type: 'string', default: 'bare,tracewire,tracewire-unsampled,official' },
-    warmup: { type: 'string', default: '3000' },
+    // V8 moves a function called once per request to its top tier (TurboFan) only after a few
+    // thousand calls in its mid tier (Maglev): with 3,000-4,000 warm-up requests much of the server
+    // still ran Maglev code (generic LoadIC/KeyedStoreIC calls; bare Fastify counted 74k instructions
+    // per request instead of 54k), which is not what a server under load runs. Checked with
+    // NODE_OPTIONS=--perf-basic-prof: after 25,000 requests the request path is TurboFan code.
+    warmup: { type: 'string', default: '25000' },
     requests: { type: 'string', default: '2000' },
     connections: { type: 'string', default: '4' },
     node: { type: 'string', default: process.execPath },
@@ -38,8 +48,10 @@ const { values } = parseArgs({
     'bundle-only': { type: 'boolean', default: false },
     keep: { type: 'string' },
     bundle: { type: 'string' },
+    functions: { type: 'string' },
   },
 });
+const topFunctions = values.functions === undefined ? 0 : Number(values.functions);
 
 /** Bundle @tracewire/* from src (esbuild) so a measurement reflects the working tree, not a stale dist. */
 function bundleSources(dir) {
@@ -110,7 +122,13 @@ async function measure(framework, mode, sinkUrl, env) {
     framework,
     mode,
   ];
-  const { child, port } = await startProcess('valgrind', args, { ...env, OTLP_URL: `${sinkUrl}/v1/traces` });
+  const perf =
+    topFunctions > 0 ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --perf-basic-prof`.trim() } : {};
+  const { child, port } = await startProcess('valgrind', args, {
+    ...env,
+    ...perf,
+    OTLP_URL: `${sinkUrl}/v1/traces`,
+  });
   const agent = new Agent({ keepAlive: true, maxSockets: Number(values.connections) });
   const conns = Number(values.connections);
   try {
@@ -135,6 +153,7 @@ async function measure(framework, mode, sinkUrl, env) {
   // is warm-up, not per-request cost, and varies run to run by tens of thousands of instructions
   // per request: it is counted separately and left out of the figure.
   let compiler = 0;
+  const functions = new Map();
   if (file !== undefined) {
     const annotated = execFileSync(
       'callgrind_annotate',
@@ -144,15 +163,85 @@ async function measure(framework, mode, sinkUrl, env) {
         maxBuffer: 64 << 20,
       },
     );
+    const named = topFunctions > 0 ? jitNames(annotated) : undefined;
     for (const line of annotated.split('\n')) {
       const a = /^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*)$/.exec(line);
-      if (a && /v8::internal::(compiler|maglev|turboshaft)::/i.test(a[2]))
-        compiler += Number(a[1].replaceAll(',', ''));
+      if (!a) continue;
+      const count = Number(a[1].replaceAll(',', ''));
+      if (/v8::internal::(compiler|maglev|turboshaft)::/i.test(a[2])) compiler += count;
+      else if (named !== undefined && !a[2].includes('PROGRAM TOTALS')) {
+        const name = named(a[2]);
+        functions.set(name, (functions.get(name) ?? 0) + count / Number(values.requests));
+      }
     }
   }
   rmSync(dir, { recursive: true, force: true });
   const n = Number(values.requests);
-  return { steady: (ir - compiler) / n, total: ir / n, compiler: compiler / n };
+  return { steady: (ir - compiler) / n, total: ir / n, compiler: compiler / n, functions };
+}
+
+/**
+ * Names for callgrind's function column: JIT code (`???:0x…`) from the server's V8 perf map, the
+ * rest with callgrind's object prefix and the repository path removed. The map is deleted after use.
+ */
+function jitNames(annotated) {
+  const pid = /\(PID (\d+)/.exec(annotated)?.[1];
+  const file = `/tmp/perf-${pid}.map`;
+  let map = [];
+  try {
+    map = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [a, size, ...name] = l.split(' ');
+        return [Number.parseInt(a, 16), Number.parseInt(size, 16), name.join(' ')];
+      })
+      .sort((x, y) => x[0] - y[0]);
+    rmSync(file, { force: true });
+  } catch {
+    process.stderr.write(`no perf map ${file}: JIT code stays unnamed\n`);
+  }
+  const find = (addr) => {
+    let lo = 0;
+    let hi = map.length - 1;
+    let best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (map[mid][0] <= addr) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return best >= 0 && addr < map[best][0] + map[best][1] ? map[best][2] : undefined;
+  };
+  return (column) => {
+    const name = column.replace(/ \[.*\]$/, '');
+    const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(name);
+    if (jit)
+      return (find(Number.parseInt(jit[1], 16)) ?? '(unnamed JIT code)')
+        .replace(/^JS:/, '')
+        .replaceAll(`${root}/`, '');
+    return name.replace(/^\?\?\?:/, '').replaceAll(`${root}/`, '');
+  };
+}
+
+/** The top functions of each mode, and what grew most against `bare` (instructions per request). */
+function printFunctions(framework, byMode) {
+  const fmt = (rows) =>
+    rows.map(([name, v]) => `${Math.round(v).toString().padStart(8)}  ${name.slice(0, 150)}`).join('\n');
+  const bare = byMode.get('bare');
+  for (const [mode, fns] of byMode) {
+    const top = [...fns].sort((a, b) => b[1] - a[1]).slice(0, topFunctions);
+    console.log(
+      `\n${framework} ${mode}: top ${topFunctions} functions (self instructions per request)\n${fmt(top)}`,
+    );
+    if (bare === undefined || mode === 'bare') continue;
+    const grew = [...new Set([...fns.keys(), ...bare.keys()])]
+      .map((k) => [k, (fns.get(k) ?? 0) - (bare.get(k) ?? 0)])
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, topFunctions);
+    console.log(`\n${framework} ${mode} against bare: the ${topFunctions} that grew most\n${fmt(grew)}`);
+  }
 }
 
 // Inside the repository so the bundle resolves @opentelemetry/api and fastify-plugin from node_modules.
@@ -170,6 +259,7 @@ const results = [];
 try {
   for (const framework of values.frameworks.split(',')) {
     const row = { framework };
+    const functionsByMode = new Map();
     for (const mode of values.modes.split(',')) {
       await fetch(`${sinkUrl}/reset`, { method: 'POST' });
       const r = await measure(framework, mode, sinkUrl, env);
@@ -178,12 +268,14 @@ try {
       row[`${mode}:compiler`] = Math.round(r.compiler);
       const count = await (await fetch(`${sinkUrl}/count`)).json();
       row[`${mode}:spans`] = count.spans;
+      if (topFunctions > 0) functionsByMode.set(mode, r.functions);
       process.stderr.write(
         `${framework} ${mode}: ${row[mode]} instructions/request without JIT compilation ` +
           `(total ${row[`${mode}:total`]}, compiler ${row[`${mode}:compiler`]}; ${count.spans} spans at sink)\n`,
       );
     }
     results.push(row);
+    if (topFunctions > 0) printFunctions(framework, functionsByMode);
   }
 } finally {
   await stopProcess(sink.child);
