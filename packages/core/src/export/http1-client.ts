@@ -188,15 +188,7 @@ export class Http1Client {
         this.#finish(conn, ex);
         return;
       }
-      if (ex !== undefined) {
-        this.#fail(
-          conn,
-          ex,
-          ex.inBody
-            ? new Error('response aborted')
-            : Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
-        );
-      }
+      if (ex !== undefined) this.#fail(conn, ex, endedEarly(ex));
       socket.destroy();
     });
     socket.on('error', (err: Error) => {
@@ -208,15 +200,7 @@ export class Http1Client {
       const i = this.#idle.indexOf(conn);
       if (i !== -1) this.#idle.splice(i, 1);
       const ex = conn.exchange;
-      if (ex !== undefined) {
-        this.#fail(
-          conn,
-          ex,
-          ex.inBody
-            ? new Error('response aborted')
-            : Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
-        );
-      }
+      if (ex !== undefined) this.#fail(conn, ex, endedEarly(ex));
     });
     socket.on('timeout', () => socket.destroy());
     return conn;
@@ -391,6 +375,13 @@ export class Http1Client {
     // A socket hands each read to 'data' in a buffer of its own: kept without a copy.
     ex.chunks.push(bytes);
   }
+}
+
+/** The error for a connection that ended before its response did (retryable, as Node's client says). */
+function endedEarly(ex: Exchange): Error {
+  return ex.inBody
+    ? new Error('response aborted')
+    : Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 }
 
 function resetHead(ex: Exchange): void {
