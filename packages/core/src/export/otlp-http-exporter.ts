@@ -399,7 +399,6 @@ export class OtlpHttpExporter implements SpanExporter {
       // The exporter's own connections must never be traced (net-level instrumentations check this).
       around: (fn) => context.with(suppressTracing(context.active()), fn),
     });
-    this.#head = requestHead(url, headers, protocol === 'http/json', compression === 'gzip');
     this.#s = {
       url,
       headers,
@@ -408,6 +407,7 @@ export class OtlpHttpExporter implements SpanExporter {
       timeoutMillis,
       maxRequestBytes,
     };
+    this.#head = requestHead(this.#s);
   }
 
   /** The URL spans are sent to. */
@@ -726,13 +726,12 @@ function deadlineError(timeoutMillis: number, last: Error | undefined): Error {
   );
 }
 
-/** A short, printable hint from an error response (text or JSON only; protobuf bodies are skipped). */
 /**
  * The fixed part of every request's head: request line, `host` (the URL's, unless a `host` header
  * was configured), basic auth from the URL's user info (unless an `authorization` header was),
  * the configured headers (validated when they were read), content type and encoding.
  */
-function requestHead(url: URL, headers: Record<string, string>, json: boolean, gzip: boolean): string {
+function requestHead({ url, headers, json, gzip }: Settings): string {
   let head = `POST ${url.pathname}${url.search} HTTP/1.1\r\n`;
   if (headers.host === undefined) head += `host: ${url.host}\r\n`;
   if (url.username !== '' && headers.authorization === undefined) {
@@ -753,6 +752,7 @@ function decodeUserInfo(s: string): string {
   }
 }
 
+/** A short, printable hint from an error response (text or JSON only; protobuf bodies are skipped). */
 function describeBody(body: Buffer, headers: Record<string, string>): string {
   const ct = String(headers['content-type'] ?? '');
   if (body.length === 0 || !(ct.includes('json') || ct.startsWith('text/'))) return '';
