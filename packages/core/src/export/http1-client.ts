@@ -248,11 +248,9 @@ export class Http1Client {
       if (!ex.inBody) {
         rest = this.#parseHead(ex, rest);
         if (rest === undefined) return; // head not complete yet
-        if (ex.status < 200) {
-          // 1xx interim response (100 Continue, 103 Early Hints): the real one follows.
-          resetHead(ex);
-          continue;
-        }
+        // 1xx interim response (100 Continue, 103 Early Hints): the real one follows, and its head
+        // replaces this one's status, headers and framing.
+        if (ex.status < 200) continue;
         ex.inBody = true;
         if (ex.left === 0) {
           this.#finish(conn, ex);
@@ -382,10 +380,4 @@ function endedEarly(ex: Exchange): Error {
   return ex.inBody
     ? new Error('response aborted')
     : Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-}
-
-function resetHead(ex: Exchange): void {
-  ex.status = 0;
-  ex.headers = {};
-  ex.left = 0;
 }
