@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ExportResultCode, type ReadableSpan } from '../sdk/types.js';
 import { SDK_VERSION } from '../sdk/version.js';
 import { type CountedExportResult, OtlpHttpExporter } from './otlp-http-exporter.js';
-import { httpAttributes, testSpan } from './test-spans.js';
+import { exportOnce, httpSpans } from './test-spans.js';
 
 interface RawRequest {
   head: string;
@@ -62,15 +62,13 @@ afterEach(async () => {
   ]);
 });
 
-const spans = (n: number) =>
-  Array.from({ length: n }, (_, i) => testSpan({ name: `span-${i}`, attributes: httpAttributes(i) }));
+const spans = (n: number) => httpSpans(n);
 const make = (url: string, opts: Partial<ConstructorParameters<typeof OtlpHttpExporter>[0]> = {}) => {
   const e = new OtlpHttpExporter({ url, env: {}, timeoutMillis: 2000, ...opts });
   exporters.push(e);
   return e;
 };
-const send = (e: OtlpHttpExporter, s: ReadableSpan[]) =>
-  new Promise<CountedExportResult>((resolve) => e.export(s, resolve));
+const send = (e: OtlpHttpExporter, s: ReadableSpan[]) => exportOnce<CountedExportResult>(e, s);
 
 /** ExportTraceServiceResponse { partial_success { rejected_spans, error_message } } by hand. */
 function partialSuccess(rejected: number, message: string): Buffer {

@@ -12,16 +12,12 @@ import { resetReports } from '../sdk/report.js';
 import { type ExportResult, ExportResultCode, type ReadableSpan } from '../sdk/types.js';
 import { type CountedExportResult, OtlpHttpExporter, parseRetryAfter } from './otlp-http-exporter.js';
 import { isTracingSuppressed } from './suppress.js';
-import { httpAttributes, testSpan } from './test-spans.js';
+import { exportOnce, httpSpans, testSpan } from './test-spans.js';
 import { SDK_VERSION } from '../sdk/version.js';
 
 const exportSpans = (exporter: OtlpHttpExporter, spans: ReadableSpan[]) =>
-  new Promise<CountedExportResult>((resolve) => exporter.export(spans, resolve));
-
-const spans = (n: number, extra: Record<string, string> = {}) =>
-  Array.from({ length: n }, (_, i) =>
-    testSpan({ name: `span-${i}`, attributes: { ...httpAttributes(i), ...extra } }),
-  );
+  exportOnce<CountedExportResult>(exporter, spans);
+const spans = httpSpans;
 
 /** Collects diag messages (the user-visible channel for export problems). */
 function captureDiag() {

@@ -101,3 +101,18 @@ export function httpAttributes(i: number): Attributes {
     'user_agent.original': 'autocannon/8.0.0',
   };
 }
+
+/** `n` spans named `span-0`, `span-1`, ... with {@link httpAttributes} (and `extra`). */
+export function httpSpans(n: number, extra: Attributes = {}): ReadableSpan[] {
+  return Array.from({ length: n }, (_, i) =>
+    testSpan({ name: `span-${i}`, attributes: { ...httpAttributes(i), ...extra } }),
+  );
+}
+
+/** One `export()` call as a promise of the result its callback gets. */
+export function exportOnce<R>(
+  exporter: { export(spans: ReadableSpan[], done: (result: R) => void): void },
+  spans: ReadableSpan[],
+): Promise<R> {
+  return new Promise((resolve) => exporter.export(spans, resolve));
+}
