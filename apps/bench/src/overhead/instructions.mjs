@@ -152,6 +152,7 @@ async function measure(framework, mode, sinkUrl, env) {
   // JIT compilation (TurboFan/Maglev, mostly on background threads) still running in the window
   // is warm-up, not per-request cost, and varies run to run by tens of thousands of instructions
   // per request: it is counted separately and left out of the figure.
+  const n = Number(values.requests);
   let compiler = 0;
   const functions = new Map();
   if (file !== undefined) {
@@ -171,12 +172,11 @@ async function measure(framework, mode, sinkUrl, env) {
       if (/v8::internal::(compiler|maglev|turboshaft)::/i.test(a[2])) compiler += count;
       else if (named !== undefined && !a[2].includes('PROGRAM TOTALS')) {
         const name = named(a[2]);
-        functions.set(name, (functions.get(name) ?? 0) + count / Number(values.requests));
+        functions.set(name, (functions.get(name) ?? 0) + count / n);
       }
     }
   }
   rmSync(dir, { recursive: true, force: true });
-  const n = Number(values.requests);
   return { steady: (ir - compiler) / n, total: ir / n, compiler: compiler / n, functions };
 }
 
