@@ -286,6 +286,33 @@ describe('OTLP protobuf encoder', () => {
     }
   });
 
+  it('writes names and keys it has seen before right: non-ASCII, long, and more than it keeps', () => {
+    // Span names and attribute keys are encoded once and then copied; a table that is full, or
+    // cleared after many misses, must not change a byte of what is decoded.
+    const longKey = `k.${'ü'.repeat(70)}`; // over 127 bytes: a two-byte length
+    // Names `n-…` are new every round: over 4 rounds there are more misses than the table takes
+    // before it starts over, so full, cleared and refilled tables are all exercised.
+    const names = (i: number, round: number) =>
+      i % 4 === 0
+        ? 'GET /users/:id ✓ 日本語 😀'
+        : i % 2 === 1
+          ? `n-${round}-${i}`
+          : `${'x'.repeat(140)}-${i % 3}`;
+    for (let round = 0; round < 4; round++) {
+      const batch = Array.from({ length: 6000 }, (_, i) =>
+        testSpan({
+          name: names(i, round),
+          attributes: { 'clé.été': `v${i}`, [longKey]: i % 3, [`dyn.${i % 600}`]: i },
+        }),
+      );
+      const decoded = decodeProtobuf(encodeTraceRequest(batch));
+      decoded.forEach((d, i) => {
+        expect(d.name).toBe(names(i, round));
+        expect(d.attributes).toEqual({ 'clé.été': `v${i}`, [longKey]: i % 3, [`dyn.${i % 600}`]: i });
+      });
+    }
+  });
+
   it('writes nothing for an empty batch', () => {
     expect(encodeTraceRequest([]).length).toBe(0);
   });

@@ -353,6 +353,8 @@ function putKeyValues(t: number, attrs: Record<string, unknown>): void {
  */
 interface KvEntry {
   key: string;
+  /** The encoded `KeyValue.key` field (tag, length, UTF-8): copied when only the value changed. */
+  keyField: Uint8Array;
   value: unknown;
   off: number;
   len: number;
@@ -405,7 +407,8 @@ function putSpanAttributes(attrs: Record<string, unknown>): void {
     }
     const start = pos;
     const before = epoch;
-    putKeyValue(t, key, value);
+    if (e === undefined) putKeyValue(t, key, value);
+    else putKeyFieldValue(t, e.keyField, value);
     const type = typeof value;
     if (before !== epoch || (type !== 'string' && type !== 'number' && type !== 'boolean')) continue;
     if (e === undefined) {
@@ -413,7 +416,7 @@ function putSpanAttributes(attrs: Record<string, unknown>): void {
         kvCache.clear();
         byPosition.length = 0;
       }
-      e = { key, value, off: start, len: pos - start, epoch };
+      e = { key, keyField: stringField(tag(1, LEN), key), value, off: start, len: pos - start, epoch };
       kvCache.set(key, e);
       if (i < BY_POSITION_MAX) byPosition[i] = e;
     } else {
@@ -439,6 +442,75 @@ function flushRun(src: number, len: number): void {
     buf.copyWithin(pos, src, src + len);
   }
   pos += len;
+}
+
+/** A KeyValue whose key field is already encoded (a key seen before: its bytes are copied). */
+function putKeyFieldValue(t: number, keyField: Uint8Array, value: unknown): void {
+  const n = keyField.length;
+  ensure(n + 8);
+  putTag(t);
+  const at = beginLen(1);
+  putBytes(keyField, n);
+  ensure(4);
+  buf[pos++] = tag(2, LEN);
+  const vat = beginLen(1);
+  putAnyValue(value);
+  endLen(vat, 1);
+  endLen(at, 1);
+}
+
+/** Copy `n` bytes of `src` to the end; caller ensured space. A byte loop: the fields are short. */
+function putBytes(src: Uint8Array, n: number): void {
+  const b = buf;
+  const p = pos;
+  for (let i = 0; i < n; i++) b[p + i] = src[i]!;
+  pos = p + n;
+}
+
+/** A string field (tag below 0x80, length, UTF-8) as bytes of its own, to be copied by {@link putBytes}. */
+function stringField(t: number, s: string): Uint8Array {
+  const utf8 = Buffer.from(s, 'utf8'); // lone surrogates become U+FFFD, as in putString
+  const n = utf8.length;
+  const out = new Uint8Array(1 + varintSize(n) + n);
+  let p = 0;
+  out[p++] = t;
+  let v = n;
+  while (v > 0x7f) {
+    out[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[p++] = v;
+  out.set(utf8, p);
+  return out;
+}
+
+/**
+ * Span names: encoded once, then copied. A server's span names are its routes (`GET /users/:id`),
+ * the same few strings span after span, and encoding a string costs a character loop where copying
+ * its bytes is a byte loop. Bounded: once full, a name not in the table is encoded as before, and
+ * after NAME_MISSES_BEFORE_CLEAR such misses the table starts over (names change over a process's life).
+ */
+const nameFields = new Map<string, Uint8Array>();
+const NAME_FIELDS_MAX = 256;
+const NAME_MISSES_BEFORE_CLEAR = 4096;
+let nameMisses = 0;
+
+function putName(name: string): void {
+  let f = nameFields.get(name);
+  if (f === undefined) {
+    if (nameFields.size >= NAME_FIELDS_MAX) {
+      if (++nameMisses < NAME_MISSES_BEFORE_CLEAR) {
+        putString(tag(5, LEN), name);
+        return;
+      }
+      nameFields.clear();
+      nameMisses = 0;
+    }
+    f = stringField(tag(5, LEN), name);
+    nameFields.set(name, f);
+  }
+  ensure(f.length);
+  putBytes(f, f.length);
 }
 
 function putKeyValue(t: number, key: string, value: unknown): void {
@@ -511,7 +583,7 @@ function putSpan(span: ReadableSpan): void {
   // SDK 1.x spans carry only `parentSpanId`.
   const parentId = parent?.spanId ?? (span as { parentSpanId?: string }).parentSpanId;
   if (parentId) putHexId(tag(4, LEN), parentId);
-  putString(tag(5, LEN), span.name);
+  putName(span.name);
   ensure(24);
   // SpanKind: the API has no UNSPECIFIED, so OTLP = API + 1 (trace.proto, SpanKind).
   buf[pos++] = tag(6, VARINT);
