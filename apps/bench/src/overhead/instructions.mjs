@@ -182,7 +182,8 @@ async function measure(framework, mode, sinkUrl, env) {
 
 /**
  * Names for callgrind's function column: JIT code (`???:0x…`) from the server's V8 perf map, the
- * rest with callgrind's object prefix and the repository path removed. The map is deleted after use.
+ * rest with callgrind's object prefix and the repository path removed. The map is deleted after use
+ * (kept with `--keep`, for reading callers with callgrind_annotate --tree=caller).
  */
 function jitNames(annotated) {
   const pid = /\(PID (\d+)/.exec(annotated)?.[1];
@@ -197,7 +198,7 @@ function jitNames(annotated) {
         return [Number.parseInt(a, 16), Number.parseInt(size, 16), name.join(' ')];
       })
       .sort((x, y) => x[0] - y[0]);
-    rmSync(file, { force: true });
+    if (!values.keep) rmSync(file, { force: true }); // --keep: kept beside the callgrind file's PID
   } catch {
     process.stderr.write(`no perf map ${file}: JIT code stays unnamed\n`);
   }

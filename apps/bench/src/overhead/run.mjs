@@ -33,7 +33,12 @@ export function startProcess(cmd, args, env = {}, core = undefined) {
     let buf = '';
     const onData = (d) => {
       buf += d;
-      const nl = buf.indexOf('\n');
+      let nl = buf.indexOf('\n');
+      // V8 diagnostics (`--trace-deopt` in NODE_OPTIONS) print `[...]` lines before the port line.
+      while (nl >= 0 && buf.startsWith('[')) {
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+      }
       if (nl < 0) return;
       child.stdout.off('data', onData);
       child.stdout.resume();
@@ -156,7 +161,16 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
     if (bundle === undefined) throw new Error(`mode ${mode}: no --bundle ${label}=<path> given`);
     env.TRACEWIRE_BUNDLE = bundle;
   }
-  const server = await startProcess(nodeBin, [join(here, 'server.cjs'), framework, serverMode], env, 0);
+  // BENCH_SERVER_FLAGS: extra node/V8 flags for the servers only, for diagnosing one run (for
+  // example `--log-deopt --logfile=/tmp/v8-%p.log --no-logfile-per-isolate`; V8 flags are not
+  // allowed in NODE_OPTIONS). Rows carry each server's pid to match a slow server to its log.
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  const server = await startProcess(
+    nodeBin,
+    [...flags, join(here, 'server.cjs'), framework, serverMode],
+    env,
+    0,
+  );
   return { ...server, mode, sinkPath, url: `http://127.0.0.1:${server.port}/users/42`, requests: 0 };
 }
 
@@ -170,6 +184,7 @@ async function measureSlice(server, framework, seconds, connections) {
   return {
     framework,
     mode: server.mode,
+    pid: server.child.pid,
     rps: r.rps,
     p50: r.p50,
     p99: r.p99,
