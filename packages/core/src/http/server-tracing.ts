@@ -84,7 +84,16 @@ const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
   },
   get(carrier, key) {
     if (!carrier) return undefined;
-    const v = carrier[key];
+    // The propagators' own headers are read by name: one load site per header, each seeing one
+    // name, where `carrier[key]` is a single keyed load shared by every name (megamorphic).
+    const v =
+      key === 'traceparent'
+        ? carrier.traceparent
+        : key === 'tracestate'
+          ? carrier.tracestate
+          : key === 'baggage'
+            ? carrier.baggage
+            : carrier[key];
     return typeof v === 'string' || Array.isArray(v) ? v : undefined;
   },
 };

@@ -95,6 +95,23 @@ describe('span attributes', () => {
     expect(span.droppedAttributesCount).toBe(2);
   });
 
+  it('applies the limits to http.route and http.response.status_code too (stored by name)', () => {
+    const { tracer } = setup({ spanLimits: { attributeCountLimit: 2, attributeValueLengthLimit: 4 } });
+    const span = readable(tracer.startSpan('s', { attributes: { a: 1 } }));
+    span.setAttribute('http.route', '/users/:id');
+    span.setAttribute('http.response.status_code', 200); // over the count limit: dropped
+    span.setAttribute('http.route', '/b'); // overwrite at the limit: allowed
+    expect({ ...span.attributes }).toEqual({ a: 1, 'http.route': '/b' });
+    expect(span.droppedAttributesCount).toBe(1);
+    const other = readable(tracer.startSpan('s'));
+    other.setAttribute('http.response.status_code', 503);
+    other.setAttribute('http.route', '/users/:id');
+    expect({ ...other.attributes }).toEqual({ 'http.response.status_code': 503, 'http.route': '/use' });
+    other.end();
+    other.setAttribute('http.route', '/late'); // after end: ignored
+    expect(other.attributes['http.route']).toBe('/use');
+  });
+
   it('truncates strings (and strings in arrays) to the value length limit', () => {
     const { tracer } = setup({ spanLimits: { attributeValueLengthLimit: 4 } });
     const span = readable(tracer.startSpan('s'));
