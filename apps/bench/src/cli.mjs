@@ -5,6 +5,7 @@
 //   npm run bench                      full run: 5 frameworks x 4 configs x 8 rounds x 2 s, Node 20 and 24
 //   npm run bench -- --quick           proves the benchmark works end to end (Express, 1 round, 1 s)
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
+//            --latency-rounds 8 (rounds of the fixed-load latency phase, default: --rounds; 0 skips it)
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
 //              (a mode `x@label` runs configuration x with tracewire from that bundle, which
 //               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
@@ -38,6 +39,9 @@ const modes = opt('modes', MODES.join(',')).split(',');
 const rounds = Number(opt('rounds', quick ? 1 : 8));
 const seconds = Number(opt('duration', quick ? 1 : 2));
 const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
+// The fixed-load latency phase: as many rounds as the saturation phase (a p99 of one 2 s slice on a
+// shared VM moves by several milliseconds; its median over rounds is what is compared).
+const latencyRounds = Number(opt('latency-rounds', rounds));
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
 );
@@ -58,7 +62,16 @@ for (const v of nodes) {
   console.log(
     `\nNode ${version(bin)}: ${frameworks.join(', ')} × ${modes.join(', ')} × ${rounds} round(s) × ${seconds} s`,
   );
-  const r = await runOverhead({ nodeBin: bin, frameworks, modes, rounds, seconds, warmupSeconds, bundles });
+  const r = await runOverhead({
+    nodeBin: bin,
+    frameworks,
+    modes,
+    rounds,
+    seconds,
+    warmupSeconds,
+    latencyRounds,
+    bundles,
+  });
   results.push({ node: version(bin), ...r });
 }
 
@@ -69,6 +82,13 @@ for (const r of results) {
   md += `\n#### Node ${r.node}\n\n| framework | configuration | req/s | ratio to bare | p50 ms | p99 ms | p99 ratio | server CPU | CPU µs/request | CPU ratio | peak RSS MiB | spans/request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const s of r.summary) {
     md += `| ${s.framework} | ${s.mode} | ${f0(s.rps)} | **${f2(s.rpsRatio)}** | ${f2(s.p50)} | ${f2(s.p99)} | ${f2(s.p99Ratio)} | ${f0(s.cpu * 100)}% | ${f2(s.cpuUs)} | ${f2(s.cpuRatio)} | ${f0(s.peakRss)} | ${f2(s.spansPerRequest)} |\n`;
+  }
+  const fixed = r.summary.filter((s) => Number.isFinite(s.fixedRate));
+  if (fixed.length > 0) {
+    md += `\nLatency at a fixed load (paced.mjs, open loop: the same offered rate for every configuration of a framework; latency counted from when a request fell due):\n\n| framework | configuration | offered req/s | served req/s | server CPU | p50 ms | p99 ms | p99 ratio |\n|---|---|---:|---:|---:|---:|---:|---:|\n`;
+    for (const s of fixed) {
+      md += `| ${s.framework} | ${s.mode} | ${f0(s.fixedRate)} | ${f0(s.fixedRps)} | ${f0(s.fixedCpu * 100)}% | ${f2(s.fixedP50)} | ${f2(s.fixedP99)} | **${f2(s.fixedP99Ratio)}** |\n`;
+    }
   }
 }
 console.log(md);
@@ -97,11 +117,15 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One server proc
 pinned to core 0 and started together; ${loader} (50 connections) and the OTLP sink on core 1. Each
 server is warmed up for ${warmupSeconds} s, then the configurations are loaded in turn for ${seconds} s each,
 ${rounds} rounds, the order rotating every round; medians, and ratios as the median of the per-round
-ratios to bare (a slow spell of the shared machine then hits every configuration of a round alike). Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
+ratios to bare (a slow spell of the shared machine then hits every configuration of a round alike).
+Then each server gets the same fixed load, half of bare's median req/s (at most 20,000 req/s), from
+an open-loop generator (\`paced.mjs\`, core 1) for ${seconds} s in turn, ${latencyRounds} rounds: the latency a request
+sees below saturation, counted from when the request fell due, so a server that falls behind shows it. At saturation the p99 mostly restates the throughput: a closed-loop loader
+with 50 connections sees a mean latency of 50 / req/s (Little's law). Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
 
-Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds}\`
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds}\`
 
 ${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
 <!-- overhead:end -->`;

@@ -103,13 +103,33 @@ function wrkMs(text) {
 /**
  * Loads `url` for `seconds` from a separate process pinned to core 1: Debian's wrk when installed
  * (a C load generator, so the loader is not the bottleneck for the fastest servers), else autocannon.
+ * With `rate`: paced.mjs, an open-loop generator sending `rate` requests per second whatever the
+ * server does, for latency at a fixed load instead of at saturation.
  * Returns { rps, p50, p99 (ms), total, errors }.
  */
-export function load(url, seconds, connections) {
+export function load(url, seconds, connections, rate = undefined) {
   const secs = Math.max(1, Math.round(seconds));
-  const [c, a] = hasWrk
-    ? pinned(1, '/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', url])
-    : pinned(1, process.execPath, [autocannonBin, '-c', String(connections), '-d', String(secs), '-j', url]);
+  const kind = rate !== undefined ? 'paced' : hasWrk ? 'wrk' : 'autocannon';
+  const [c, a] =
+    kind === 'paced'
+      ? pinned(1, process.execPath, [
+          join(here, 'paced.mjs'),
+          url,
+          String(rate),
+          String(secs),
+          String(connections),
+        ])
+      : kind === 'wrk'
+        ? pinned(1, '/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', url])
+        : pinned(1, process.execPath, [
+            autocannonBin,
+            '-c',
+            String(connections),
+            '-d',
+            String(secs),
+            '-j',
+            url,
+          ]);
   return new Promise((resolve, reject) => {
     const child = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -117,9 +137,11 @@ export function load(url, seconds, connections) {
       out += d;
     });
     child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${loader} exited with ${code}: ${out}`));
+      if (code !== 0) return reject(new Error(`${kind} exited with ${code}: ${out}`));
       try {
-        if (hasWrk) {
+        if (kind === 'paced') {
+          resolve(JSON.parse(out));
+        } else if (kind === 'wrk') {
           const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN);
           const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
           const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -175,9 +197,9 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
 }
 
 /** One measured slice of load on one running server. */
-async function measureSlice(server, framework, seconds, connections) {
+async function measureSlice(server, framework, seconds, connections, rate = undefined) {
   const cpu0 = cpuSeconds(server.child.pid);
-  const r = await load(server.url, seconds, connections);
+  const r = await load(server.url, seconds, connections, rate);
   const cpu1 = cpuSeconds(server.child.pid);
   server.requests += r.total;
   const mem = memory(server.child.pid);
@@ -226,6 +248,11 @@ export async function runOverhead({
   connections = 50,
   bundles = {},
   log = console.log,
+  // The fixed-load latency phase (see below): its rounds, and the load as a share of bare's
+  // throughput, capped at what paced.mjs on one core (shared with the sink) sends steadily.
+  latencyRounds = rounds,
+  latencyLoad = 0.5,
+  latencyMaxRate = 20_000,
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
   const sinkUrl = `http://127.0.0.1:${sink.port}`;
@@ -254,6 +281,27 @@ export async function runOverhead({
             );
           }
         }
+        // Latency at a fixed load: at saturation a closed-loop loader's latency is its connection
+        // count over the throughput (Little's law), so the p99 above mostly restates the req/s.
+        // A production server runs below saturation; here every configuration of the framework
+        // gets the same offered rate (half of bare's median req/s, capped), rotating, and what is
+        // compared is the latency a request sees at that load.
+        const bareRps = median(rows.filter((r) => r.mode === 'bare').map((r) => r.rps));
+        if (Number.isFinite(bareRps) && latencyRounds > 0) {
+          const rate = Math.max(1, Math.round(Math.min(latencyMaxRate, bareRps * latencyLoad)));
+          for (let round = 0; round < latencyRounds; round++) {
+            const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+            for (const server of order) {
+              const row = await measureSlice(server, framework, seconds, connections, rate);
+              row.round = round;
+              row.rate = rate;
+              rows.push(row);
+              log(
+                `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%`,
+              );
+            }
+          }
+        }
         // SIGTERM: each server flushes its spans before exiting; then the sink has them all.
         await Promise.all(servers.map((s) => stopProcess(s.child)));
         await sleep(300);
@@ -274,15 +322,28 @@ export async function runOverhead({
   return { runs, summary: summarize(runs) };
 }
 
-/** Medians per (framework, mode), plus the median of the per-round ratios to bare from the same round. */
+/**
+ * Medians per (framework, mode), plus the median of the per-round ratios to bare from the same round.
+ * Rows with a `rate` (the fixed-load phase) give the `fixed*` figures; the others, the saturation ones.
+ */
 export function summarize(runs) {
   const out = [];
   const frameworks = [...new Set(runs.map((r) => r.framework))];
   for (const framework of frameworks) {
-    const fr = runs.filter((r) => r.framework === framework);
+    const all = runs.filter((r) => r.framework === framework);
+    const fr = all.filter((r) => r.rate === undefined);
+    const fixed = all.filter((r) => r.rate !== undefined);
     const modes = [...new Set(fr.map((r) => r.mode))];
     for (const mode of modes) {
       const rows = fr.filter((r) => r.mode === mode);
+      const fixedRows = fixed.filter((r) => r.mode === mode);
+      const fixedRatio = (key) =>
+        median(
+          fixedRows.map((r) => {
+            const bare = fixed.find((b) => b.mode === 'bare' && b.round === r.round);
+            return bare ? r[key] / bare[key] : Number.NaN;
+          }),
+        );
       const ratio = (key) =>
         median(
           rows.map((r) => {
@@ -311,6 +372,14 @@ export function summarize(runs) {
         ),
         p99Ratio: ratio('p99'),
         rounds: rows.length,
+        // At a fixed offered load (NaN when the phase did not run).
+        fixedRate: median(fixedRows.map((r) => r.rate)),
+        fixedRps: median(fixedRows.map((r) => r.rps)),
+        fixedP50: median(fixedRows.map((r) => r.p50)),
+        fixedP99: median(fixedRows.map((r) => r.p99)),
+        fixedCpu: median(fixedRows.map((r) => r.cpu)),
+        fixedP50Ratio: fixedRatio('p50'),
+        fixedP99Ratio: fixedRatio('p99'),
       });
     }
   }

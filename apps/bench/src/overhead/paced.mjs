@@ -1,0 +1,123 @@
+// An open-loop load generator for latency at a fixed load:
+//
+//   node paced.mjs <url> <requests per second> <seconds> <connections>
+//
+// Requests fall due at a fixed rate whatever the server does, and each one's latency is measured
+// from when it was due (to the timer tick that found it due), not from when a connection was free
+// to send it: a server that falls behind shows it in the latency instead of being sent less
+// (closed-loop loaders such as wrk and autocannon hide that; "coordinated omission"). Keep-alive
+// connections, one request in flight on each; a due request waits for the next free one. Latency
+// has microsecond resolution (autocannon reports whole milliseconds).
+//
+// Prints one JSON line: { rps, p50, p99 (ms), total, errors }. The server must answer with a
+// content-length (every benchmark server does).
+import { connect } from 'node:net';
+
+const [url, rateArg, secondsArg, connectionsArg] = process.argv.slice(2);
+const target = new URL(url);
+const rate = Number(rateArg);
+const seconds = Number(secondsArg);
+const connections = Number(connectionsArg ?? 50);
+if (!(rate > 0) || !(seconds > 0) || !(connections > 0)) {
+  console.error('usage: node paced.mjs <url> <requests per second> <seconds> [connections]');
+  process.exit(2);
+}
+const request = Buffer.from(
+  `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\n\r\n`,
+  'latin1',
+);
+
+const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
+const latencies = []; // ms, of requests answered
+let errors = 0;
+let sent = 0;
+const waiting = []; // due times of requests no connection was free for
+const free = [];
+
+function open() {
+  const c = { socket: connect(Number(target.port), target.hostname), due: 0, data: '' };
+  c.socket.setNoDelay(true);
+  c.socket.setEncoding('latin1');
+  c.socket.on('connect', () => release(c));
+  c.socket.on('data', (chunk) => {
+    c.data += chunk;
+    const head = c.data.indexOf('\r\n\r\n');
+    if (head < 0) return;
+    const m = /\r\ncontent-length:\s*(\d+)/i.exec(c.data.slice(0, head));
+    if (!m) {
+      errors++;
+      c.socket.destroy();
+      return;
+    }
+    const end = head + 4 + Number(m[1]);
+    if (c.data.length < end) return;
+    if (!c.data.startsWith('HTTP/1.1 2')) errors++;
+    else latencies.push(now() - c.due);
+    c.data = c.data.slice(end);
+    release(c);
+  });
+  c.socket.on('error', () => {
+    errors++;
+  });
+  return c;
+}
+
+function release(c) {
+  const due = waiting.shift();
+  if (due === undefined) free.push(c);
+  else send(c, due);
+}
+
+function send(c, due) {
+  c.due = due;
+  c.socket.write(request);
+}
+
+for (let i = 0; i < connections; i++) open();
+await new Promise((r) => setTimeout(r, 200)); // connected before the clock starts
+
+const start = now();
+const interval = 1000 / rate;
+const end = start + seconds * 1000;
+await new Promise((resolve) => {
+  // Node's timers tick at ~1 ms: each tick sends every request that fell due since the last one.
+  // Their latency counts from this tick, not from the exact due time, so this generator's own
+  // timer granularity (up to ~1 ms late) is not charged to the server; the wait for a free
+  // connection (the server being slow) is.
+  const timer = setInterval(() => {
+    const t = now();
+    const until = Math.min(t, end);
+    while (start + sent * interval <= until) {
+      sent++;
+      const c = free.pop();
+      if (c === undefined) waiting.push(t);
+      else send(c, t);
+    }
+    if (until >= end) {
+      clearInterval(timer);
+      resolve();
+    }
+  }, 1);
+});
+// Requests still in flight or waiting at the end count as late by how long they have waited so far,
+// after a grace period for the ones already sent.
+await new Promise((r) => setTimeout(r, 500));
+const stop = now();
+for (const due of waiting) latencies.push(stop - due);
+const answered = latencies.length - waiting.length;
+
+latencies.sort((a, b) => a - b);
+const pct = (p) =>
+  latencies.length === 0
+    ? Number.NaN
+    : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+console.log(
+  JSON.stringify({
+    rps: answered / seconds,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    total: answered,
+    errors,
+  }),
+);
+process.exit(0);
