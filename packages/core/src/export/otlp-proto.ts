@@ -407,8 +407,7 @@ function putSpanAttributes(attrs: Record<string, unknown>): void {
     }
     const start = pos;
     const before = epoch;
-    if (e === undefined) putKeyValue(t, key, value);
-    else putKeyFieldValue(t, e.keyField, value);
+    putKeyValue(t, key, value, e?.keyField);
     const type = typeof value;
     if (before !== epoch || (type !== 'string' && type !== 'number' && type !== 'boolean')) continue;
     if (e === undefined) {
@@ -442,21 +441,6 @@ function flushRun(src: number, len: number): void {
     buf.copyWithin(pos, src, src + len);
   }
   pos += len;
-}
-
-/** A KeyValue whose key field is already encoded (a key seen before: its bytes are copied). */
-function putKeyFieldValue(t: number, keyField: Uint8Array, value: unknown): void {
-  const n = keyField.length;
-  ensure(n + 8);
-  putTag(t);
-  const at = beginLen(1);
-  putBytes(keyField, n);
-  ensure(4);
-  buf[pos++] = tag(2, LEN);
-  const vat = beginLen(1);
-  putAnyValue(value);
-  endLen(vat, 1);
-  endLen(at, 1);
 }
 
 /** Copy `n` bytes of `src` to the end; caller ensured space. A byte loop: the fields are short. */
@@ -513,11 +497,19 @@ function putName(name: string): void {
   putBytes(f, f.length);
 }
 
-function putKeyValue(t: number, key: string, value: unknown): void {
+/**
+ * A KeyValue under field tag `t`. `keyField`: the key's field already encoded (a key seen before,
+ * see {@link stringField}), copied instead of encoding `key` again.
+ */
+function putKeyValue(t: number, key: string, value: unknown, keyField?: Uint8Array): void {
   ensure(4);
   putTag(t);
   const at = beginLen(1);
-  putString(tag(1, LEN), key);
+  if (keyField === undefined) putString(tag(1, LEN), key);
+  else {
+    ensure(keyField.length);
+    putBytes(keyField, keyField.length);
+  }
   ensure(4);
   buf[pos++] = tag(2, LEN);
   const vat = beginLen(1);
