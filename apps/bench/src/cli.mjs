@@ -100,10 +100,13 @@ writeFileSync(
   JSON.stringify(results, null, 2),
 );
 
-const failures = results.flatMap((r) => r.summary).filter((s) => !Number.isFinite(s.rps) || s.rps <= 0);
+// Every configuration must have served requests in both phases (the fixed-load one when it ran).
+const failures = results
+  .flatMap((r) => r.summary)
+  .filter((s) => !(s.rps > 0) || (latencyRounds > 0 && !(s.fixedRps > 0)));
 if (failures.length) {
   console.error(
-    `benchmark produced no throughput for: ${failures.map((s) => `${s.framework}/${s.mode}`).join(', ')}`,
+    `benchmark produced no throughput (saturation or fixed load) for: ${failures.map((s) => `${s.framework}/${s.mode}`).join(', ')}`,
   );
   process.exit(1);
 }
