@@ -6,6 +6,7 @@
 //   npm run bench -- --quick           proves the benchmark works end to end (Express, 1 round, 1 s)
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
 //            --latency-rounds 8 (rounds of the fixed-load latency phase, default: --rounds; 0 skips it)
+//            --latency-warmup 1 (seconds at the fixed load before each measured slice, not measured)
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
 //              (a mode `x@label` runs configuration x with tracewire from that bundle, which
 //               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
@@ -42,6 +43,7 @@ const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
 // The fixed-load latency phase: as many rounds as the saturation phase (a p99 of one 2 s slice on a
 // shared VM moves by several milliseconds; its median over rounds is what is compared).
 const latencyRounds = Number(opt('latency-rounds', rounds));
+const latencyWarmupSeconds = Number(opt('latency-warmup', quick ? 0.5 : 1));
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
 );
@@ -70,6 +72,7 @@ for (const v of nodes) {
     seconds,
     warmupSeconds,
     latencyRounds,
+    latencyWarmupSeconds,
     bundles,
   });
   results.push({ node: version(bin), ...r });
@@ -122,13 +125,14 @@ server is warmed up for ${warmupSeconds} s, then the configurations are loaded i
 ${rounds} rounds, the order rotating every round; medians, and ratios as the median of the per-round
 ratios to bare (a slow spell of the shared machine then hits every configuration of a round alike).
 Then each server gets the same fixed load, half of bare's median req/s (at most 20,000 req/s), from
-an open-loop generator (\`paced.mjs\`, core 1) for ${seconds} s in turn, ${latencyRounds} rounds: the latency a request
-sees below saturation, counted from when the request fell due, so a server that falls behind shows it. At saturation the p99 mostly restates the throughput: a closed-loop loader
+an open-loop generator (\`paced.mjs\`, core 1) for ${latencyWarmupSeconds} s unmeasured and then ${seconds} s measured, in turn, ${latencyRounds} rounds: the latency a request
+sees below saturation, counted from when the request fell due, so a server that falls behind shows it. (The unmeasured
+second: just after a load starts, every server, bare ones too, stalls for several milliseconds at a time.) At saturation the p99 mostly restates the throughput: a closed-loop loader
 with 50 connections sees a mean latency of 50 / req/s (Little's law). Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
 
-Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds}\`
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds}\`
 
 ${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
 <!-- overhead:end -->`;

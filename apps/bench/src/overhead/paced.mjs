@@ -1,6 +1,6 @@
 // An open-loop load generator for latency at a fixed load:
 //
-//   node paced.mjs <url> <requests per second> <seconds> <connections>
+//   node paced.mjs <url> <requests per second> <seconds> <connections> [warm-up seconds]
 //
 // Requests fall due at a fixed rate whatever the server does, and each one's latency is measured
 // from when it was due (to the timer tick that found it due), not from when a connection was free
@@ -9,17 +9,26 @@
 // connections, one request in flight on each; a due request waits for the next free one. Latency
 // has microsecond resolution (autocannon reports whole milliseconds).
 //
-// Prints one JSON line: { rps, p50, p99 (ms), total, errors }. The server must answer with a
+// The warm-up (default 0) sends at the same rate on the same connections before the measured
+// seconds, and its requests are not counted in the latency: the first second after a load starts
+// (a new generator process, new connections) stalls every server for a few milliseconds at a time,
+// bare ones too, and in a slice of a few seconds those stalls alone would set the p99.
+//
+// Prints one JSON line: { rps, p50, p99 (ms), total, errors }: rps, p50 and p99 of the measured
+// seconds; total counts every request answered, warm-up included. The server must answer with a
 // content-length (every benchmark server does).
 import { connect } from 'node:net';
 
-const [url, rateArg, secondsArg, connectionsArg] = process.argv.slice(2);
+const [url, rateArg, secondsArg, connectionsArg, warmupArg] = process.argv.slice(2);
 const target = new URL(url);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const connections = Number(connectionsArg ?? 50);
-if (!(rate > 0) || !(seconds > 0) || !(connections > 0)) {
-  console.error('usage: node paced.mjs <url> <requests per second> <seconds> [connections]');
+const warmup = Number(warmupArg ?? 0);
+if (!(rate > 0) || !(seconds > 0) || !(connections > 0) || !(warmup >= 0)) {
+  console.error(
+    'usage: node paced.mjs <url> <requests per second> <seconds> [connections] [warm-up seconds]',
+  );
   process.exit(2);
 }
 const request = Buffer.from(
@@ -28,14 +37,18 @@ const request = Buffer.from(
 );
 
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
-const latencies = []; // ms, of requests answered
+const latencies = []; // ms, of measured requests answered
+let answeredAll = 0; // warm-up included
+let measureFrom = Number.POSITIVE_INFINITY; // due times from here on are measured
 let errors = 0;
 let sent = 0;
 const waiting = []; // due times of requests no connection was free for
 const free = [];
+const conns = [];
 
 function open() {
-  const c = { socket: connect(Number(target.port), target.hostname), due: 0, data: '' };
+  const c = { socket: connect(Number(target.port), target.hostname), due: 0, busy: false, data: '' };
+  conns.push(c);
   c.socket.setNoDelay(true);
   c.socket.setEncoding('latin1');
   c.socket.on('connect', () => release(c));
@@ -51,8 +64,12 @@ function open() {
     }
     const end = head + 4 + Number(m[1]);
     if (c.data.length < end) return;
+    c.busy = false;
     if (!c.data.startsWith('HTTP/1.1 2')) errors++;
-    else latencies.push(now() - c.due);
+    else {
+      answeredAll++;
+      if (c.due >= measureFrom) latencies.push(now() - c.due);
+    }
     c.data = c.data.slice(end);
     release(c);
   });
@@ -70,6 +87,7 @@ function release(c) {
 
 function send(c, due) {
   c.due = due;
+  c.busy = true;
   c.socket.write(request);
 }
 
@@ -78,7 +96,8 @@ await new Promise((r) => setTimeout(r, 200)); // connected before the clock star
 
 const start = now();
 const interval = 1000 / rate;
-const end = start + seconds * 1000;
+measureFrom = start + warmup * 1000;
+const end = measureFrom + seconds * 1000;
 await new Promise((resolve) => {
   // Node's timers tick at ~1 ms: each tick sends every request that fell due since the last one.
   // Their latency counts from this tick, not from the exact due time, so this generator's own
@@ -103,8 +122,14 @@ await new Promise((resolve) => {
 // after a grace period for the ones already sent.
 await new Promise((r) => setTimeout(r, 500));
 const stop = now();
-for (const due of waiting) latencies.push(stop - due);
-const answered = latencies.length - waiting.length;
+let late = 0;
+const unanswered = [...waiting, ...conns.filter((c) => c.busy).map((c) => c.due)];
+for (const due of unanswered) {
+  if (due < measureFrom) continue;
+  latencies.push(stop - due);
+  late++;
+}
+const answered = latencies.length - late;
 
 latencies.sort((a, b) => a - b);
 const pct = (p) =>
@@ -116,7 +141,7 @@ console.log(
     rps: answered / seconds,
     p50: pct(0.5),
     p99: pct(0.99),
-    total: answered,
+    total: answeredAll,
     errors,
   }),
 );

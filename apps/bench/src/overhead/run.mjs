@@ -104,10 +104,11 @@ function wrkMs(text) {
  * Loads `url` for `seconds` from a separate process pinned to core 1: Debian's wrk when installed
  * (a C load generator, so the loader is not the bottleneck for the fastest servers), else autocannon.
  * With `rate`: paced.mjs, an open-loop generator sending `rate` requests per second whatever the
- * server does, for latency at a fixed load instead of at saturation.
- * Returns { rps, p50, p99 (ms), total, errors }.
+ * server does, for latency at a fixed load instead of at saturation, after `warmup` seconds at that
+ * rate that are not measured.
+ * Returns { rps, p50, p99 (ms), total, errors } (total: every request answered, warm-up included).
  */
-export function load(url, seconds, connections, rate = undefined) {
+export function load(url, seconds, connections, rate = undefined, warmup = 0) {
   const secs = Math.max(1, Math.round(seconds));
   const kind = rate !== undefined ? 'paced' : hasWrk ? 'wrk' : 'autocannon';
   const [c, a] =
@@ -118,6 +119,7 @@ export function load(url, seconds, connections, rate = undefined) {
           String(rate),
           String(secs),
           String(connections),
+          String(warmup),
         ])
       : kind === 'wrk'
         ? pinned(1, '/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${secs}s`, '--latency', url])
@@ -197,9 +199,9 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
 }
 
 /** One measured slice of load on one running server. */
-async function measureSlice(server, framework, seconds, connections, rate = undefined) {
+async function measureSlice(server, framework, seconds, connections, rate = undefined, warmup = 0) {
   const cpu0 = cpuSeconds(server.child.pid);
-  const r = await load(server.url, seconds, connections, rate);
+  const r = await load(server.url, seconds, connections, rate, warmup);
   const cpu1 = cpuSeconds(server.child.pid);
   server.requests += r.total;
   const mem = memory(server.child.pid);
@@ -211,7 +213,7 @@ async function measureSlice(server, framework, seconds, connections, rate = unde
     p50: r.p50,
     p99: r.p99,
     errors: r.errors,
-    cpu: (cpu1 - cpu0) / seconds,
+    cpu: (cpu1 - cpu0) / (seconds + warmup),
     // Server CPU time per request served: unlike req/s it does not depend on the load generator
     // keeping up, and time the VM was descheduled is not counted in it.
     cpuUs: ((cpu1 - cpu0) / r.total) * 1e6,
@@ -253,6 +255,9 @@ export async function runOverhead({
   latencyRounds = rounds,
   latencyLoad = 0.5,
   latencyMaxRate = 20_000,
+  // Seconds at the offered rate before each measured slice (see paced.mjs: the first second after
+  // a load starts stalls every server alike, and would otherwise set a short slice's p99).
+  latencyWarmupSeconds = 1,
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
   const sinkUrl = `http://127.0.0.1:${sink.port}`;
@@ -292,7 +297,14 @@ export async function runOverhead({
           for (let round = 0; round < latencyRounds; round++) {
             const order = servers.map((_, i) => servers[(i + round) % servers.length]);
             for (const server of order) {
-              const row = await measureSlice(server, framework, seconds, connections, rate);
+              const row = await measureSlice(
+                server,
+                framework,
+                seconds,
+                connections,
+                rate,
+                latencyWarmupSeconds,
+              );
               row.round = round;
               row.rate = rate;
               rows.push(row);
