@@ -7,12 +7,14 @@
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
 //            --latency-rounds 8 (rounds of the fixed-load latency phase, default: --rounds; 0 skips it)
 //            --latency-warmup 1 (seconds at the fixed load before each measured slice, not measured)
+//            --render <results.json> (no run: write the tables, docs and chart of a saved run, e.g.
+//              apps/bench/results/overhead.json; the other options must be the ones it ran with)
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
 //              (a mode `x@label` runs configuration x with tracewire from that bundle, which
 //               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
 //               tree and prints the path of: compares two builds side by side in one run)
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,8 +60,12 @@ const pkgVersion = (name) => {
   }
 };
 
-const results = [];
-for (const v of nodes) {
+const render = opt('render', undefined);
+const results = render === undefined ? [] : JSON.parse(readFileSync(render, 'utf8'));
+const measuredOn = (render === undefined ? new Date() : new Date(results[0]?.date ?? statSync(render).mtime))
+  .toISOString()
+  .slice(0, 10);
+for (const v of render === undefined ? nodes : []) {
   const bin = nodeBin(v);
   console.log(
     `\nNode ${version(bin)}: ${frameworks.join(', ')} × ${modes.join(', ')} × ${rounds} round(s) × ${seconds} s`,
@@ -75,7 +81,7 @@ for (const v of nodes) {
     latencyWarmupSeconds,
     bundles,
   });
-  results.push({ node: version(bin), ...r });
+  results.push({ node: version(bin), date: new Date().toISOString(), ...r });
 }
 
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
@@ -98,15 +104,30 @@ console.log(md);
 
 const outDir = join(root, 'apps', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
-writeFileSync(
-  join(outDir, quick ? 'overhead-quick.json' : 'overhead.json'),
-  JSON.stringify(results, null, 2),
-);
+if (render === undefined) {
+  writeFileSync(
+    join(outDir, quick ? 'overhead-quick.json' : 'overhead.json'),
+    JSON.stringify(results, null, 2),
+  );
+}
 
-// Every configuration must have served requests in both phases (the fixed-load one when it ran).
-const failures = results
-  .flatMap((r) => r.summary)
-  .filter((s) => !(s.rps > 0) || (latencyRounds > 0 && !(s.fixedRps > 0)));
+// Every configuration must have served requests at saturation, and in the fixed-load phase (when it
+// ran) in at least one slice: a configuration far beyond its capacity may answer none of a slice's
+// measured requests (they queue behind the warm-up's), but one that answers nothing at all is broken.
+const failures = results.flatMap((r) =>
+  r.summary.filter(
+    (s) =>
+      !(s.rps > 0) ||
+      (latencyRounds > 0 &&
+        !r.runs.some(
+          (x) =>
+            x.framework === s.framework &&
+            x.mode === s.mode &&
+            x.rate !== undefined &&
+            (x.answered > 0 || x.rps > 0),
+        )),
+  ),
+);
 if (failures.length) {
   console.error(
     `benchmark produced no throughput (saturation or fixed load) for: ${failures.map((s) => `${s.framework}/${s.mode}`).join(', ')}`,
@@ -119,7 +140,7 @@ if (writeDocs) {
   const ok = await renderChartPng(results, chart);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
   const section = `<!-- overhead:start -->
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine}. One server process per configuration, all
+Measured ${measuredOn} on ${machine}. One server process per configuration, all
 pinned to core 0 and started together; ${loader} (50 connections) and the OTLP sink on core 1. Each
 server is warmed up for ${warmupSeconds} s, then the configurations are loaded in turn for ${seconds} s each,
 ${rounds} rounds, the order rotating every round; medians, and ratios as the median of the per-round

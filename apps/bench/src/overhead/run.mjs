@@ -213,6 +213,8 @@ async function measureSlice(server, framework, seconds, connections, rate = unde
     p50: r.p50,
     p99: r.p99,
     errors: r.errors,
+    // Requests answered in the slice, a fixed-load slice's warm-up included.
+    answered: r.total,
     cpu: (cpu1 - cpu0) / (seconds + warmup),
     // Server CPU time per request served: unlike req/s it does not depend on the load generator
     // keeping up, and time the VM was descheduled is not counted in it.
