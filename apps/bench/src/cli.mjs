@@ -16,7 +16,7 @@
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FRAMEWORKS, loader, MODES, runOverhead } from './overhead/run.mjs';
 import { renderChartPng } from './overhead/chart.mjs';
@@ -60,7 +60,9 @@ const pkgVersion = (name) => {
   }
 };
 
-const render = opt('render', undefined);
+// Relative to where `npm run bench` was typed (npm runs this script in apps/bench).
+const render =
+  opt('render', undefined) && resolve(process.env.INIT_CWD ?? process.cwd(), opt('render', undefined));
 const results = render === undefined ? [] : JSON.parse(readFileSync(render, 'utf8'));
 const measuredOn = (render === undefined ? new Date() : new Date(results[0]?.date ?? statSync(render).mtime))
   .toISOString()
