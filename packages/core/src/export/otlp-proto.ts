@@ -443,8 +443,10 @@ function flushRun(src: number, len: number): void {
   pos += len;
 }
 
-/** Copy `n` bytes of `src` to the end; caller ensured space. A byte loop: the fields are short. */
-function putBytes(src: Uint8Array, n: number): void {
+/** Copy `src` (an encoded field) to the end. A byte loop: the fields are short. */
+function putBytes(src: Uint8Array): void {
+  const n = src.length;
+  ensure(n);
   const b = buf;
   const p = pos;
   for (let i = 0; i < n; i++) b[p + i] = src[i]!;
@@ -493,8 +495,7 @@ function putName(name: string): void {
     f = stringField(tag(5, LEN), name);
     nameFields.set(name, f);
   }
-  ensure(f.length);
-  putBytes(f, f.length);
+  putBytes(f);
 }
 
 /**
@@ -506,10 +507,7 @@ function putKeyValue(t: number, key: string, value: unknown, keyField?: Uint8Arr
   putTag(t);
   const at = beginLen(1);
   if (keyField === undefined) putString(tag(1, LEN), key);
-  else {
-    ensure(keyField.length);
-    putBytes(keyField, keyField.length);
-  }
+  else putBytes(keyField);
   ensure(4);
   buf[pos++] = tag(2, LEN);
   const vat = beginLen(1);
