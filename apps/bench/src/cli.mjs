@@ -61,8 +61,8 @@ const pkgVersion = (name) => {
 };
 
 // Relative to where `npm run bench` was typed (npm runs this script in apps/bench).
-const render =
-  opt('render', undefined) && resolve(process.env.INIT_CWD ?? process.cwd(), opt('render', undefined));
+const renderArg = opt('render', undefined);
+const render = renderArg && resolve(process.env.INIT_CWD ?? process.cwd(), renderArg);
 const results = render === undefined ? [] : JSON.parse(readFileSync(render, 'utf8'));
 const measuredOn = (render === undefined ? new Date() : new Date(results[0]?.date ?? statSync(render).mtime))
   .toISOString()

@@ -36,11 +36,12 @@ function run(
 }
 
 let server: Server | undefined;
-afterEach(async () => {
+async function stop(): Promise<void> {
   server?.closeAllConnections();
   await new Promise((r) => server?.close(r));
   server = undefined;
-});
+}
+afterEach(stop);
 
 async function serve(
   handler: (req: IncomingMessage, res: ServerResponse, n: number) => void,
@@ -74,8 +75,7 @@ describe('paced.mjs (fixed-load latency)', { timeout: 60_000 }, () => {
     // The requests due during the stall waited for it: well over 1% of a 1 s slice.
     expect(cold.p99).toBeGreaterThan(200);
 
-    server!.closeAllConnections();
-    await new Promise((r) => server!.close(r));
+    await stop();
     const warm = await run(await stallOnce(), 1000, 1, 10, 1);
     expect(warm.errors).toBe(0);
     // Same stall, inside the unmeasured second: the measured one is quick.

@@ -351,20 +351,16 @@ export function summarize(runs) {
     for (const mode of modes) {
       const rows = fr.filter((r) => r.mode === mode);
       const fixedRows = fixed.filter((r) => r.mode === mode);
-      const fixedRatio = (key) =>
+      // The median over rounds of f(row, bare's row of the same round and phase).
+      const perRound = (of, pool, f) =>
         median(
-          fixedRows.map((r) => {
-            const bare = fixed.find((b) => b.mode === 'bare' && b.round === r.round);
-            return bare ? r[key] / bare[key] : Number.NaN;
+          of.map((r) => {
+            const bare = pool.find((b) => b.mode === 'bare' && b.round === r.round);
+            return bare ? f(r, bare) : Number.NaN;
           }),
         );
-      const ratio = (key) =>
-        median(
-          rows.map((r) => {
-            const bare = fr.find((b) => b.mode === 'bare' && b.round === r.round);
-            return bare ? r[key] / bare[key] : Number.NaN;
-          }),
-        );
+      const ratio = (key) => perRound(rows, fr, (r, bare) => r[key] / bare[key]);
+      const fixedRatio = (key) => perRound(fixedRows, fixed, (r, bare) => r[key] / bare[key]);
       out.push({
         framework,
         mode,
@@ -378,12 +374,7 @@ export function summarize(runs) {
         rpsRatio: ratio('rps'),
         cpuUs: median(rows.map((r) => r.cpuUs)),
         // bare CPU per request / this configuration's: the throughput ratio a saturated core would give.
-        cpuRatio: median(
-          rows.map((r) => {
-            const bare = fr.find((b) => b.mode === 'bare' && b.round === r.round);
-            return bare ? bare.cpuUs / r.cpuUs : Number.NaN;
-          }),
-        ),
+        cpuRatio: perRound(rows, fr, (r, bare) => bare.cpuUs / r.cpuUs),
         p99Ratio: ratio('p99'),
         rounds: rows.length,
         // At a fixed offered load (NaN when the phase did not run).
