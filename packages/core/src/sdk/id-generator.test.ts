@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it, vi } from 'vitest';
 
 // The random source is real except where a test asks for zero bytes at the start of the next block:
@@ -41,6 +43,34 @@ describe('RandomIdGenerator', () => {
       const s = ids.generateSpanId();
       expect(ids.lastBlock.toString('hex', ids.lastOffset, ids.lastOffset + 8)).toBe(s);
     }
+  });
+
+  it('an id kept alive keeps little memory alive (not the 16 KiB hex string of its whole block)', () => {
+    // A request's ids outlive it (an idle keep-alive connection's timer holds its last request's
+    // context), and V8 makes a substring a slice that keeps its parent string alive: a kept id must
+    // not pin the hex of a whole 8 KiB block.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const ids = new RandomIdGenerator();
+    const kept: string[] = [];
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // One trace id kept per block's worth of ids (340 trace+span id pairs), for 500 blocks.
+    for (let b = 0; b < 500; b++) {
+      kept.push(ids.generateTraceId());
+      for (let i = 0; i < 340; i++) {
+        ids.generateTraceId();
+        ids.generateSpanId();
+      }
+    }
+    gc();
+    gc();
+    const perKeptId = (process.memoryUsage().heapUsed - before) / kept.length;
+    expect(new Set(kept).size).toBe(500);
+    // A whole block's hex is 16 KiB (~17 KB per kept id measured); a 256-byte section's is 512
+    // characters (0.2–0.5 KB measured over 500 kept ids; the heap moves by some 100 KB on its own).
+    expect(perKeptId).toBeLessThan(4096);
   });
 
   it('never returns an all-zero trace id or span id (W3C: invalid), even when the random bytes are zero', () => {
