@@ -1,12 +1,15 @@
 // OTLP protobuf encoding, two source trees compared in one process:
 //
-//   node apps/bench/src/encode-ab.mjs <before tree> <after tree> [--rounds 15] [--spans 512]
+//   node apps/bench/src/encode-ab.mjs <before tree> <after tree> [--rounds 15] [--spans 512] [--ids]
 //
 // Each tree (a checkout of this repository, e.g. a `git worktree` of an older commit) has its core
 // package bundled from source with esbuild; each bundle's tracer makes the same batch of HTTP
 // server spans (the attributes @tracewire/core's server tracing sets), and the two encoders
 // (`encodeTraceRequestView`) take turns encoding it, the order alternating every round. Prints the
 // median ns per span of each and the ratio. Encoding only: no context, no export.
+//
+// `--ids` times the id generators instead (`RandomIdGenerator`: one trace id and one span id per
+// pair, 2 million pairs per round) and prints ns per pair.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,11 +20,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string', default: '15' }, spans: { type: 'string', default: '512' } },
+  options: {
+    rounds: { type: 'string', default: '15' },
+    spans: { type: 'string', default: '512' },
+    ids: { type: 'boolean', default: false },
+  },
 });
 if (positionals.length !== 2) {
   console.error(
-    'usage: node apps/bench/src/encode-ab.mjs <before tree> <after tree> [--rounds 15] [--spans 512]',
+    'usage: node apps/bench/src/encode-ab.mjs <before tree> <after tree> [--rounds 15] [--spans 512] [--ids]',
   );
   process.exit(2);
 }
@@ -36,7 +43,8 @@ async function load(label, tree) {
   writeFileSync(
     entry,
     `export { encodeTraceRequestView } from '${src}/export/otlp-proto.ts';\n` +
-      `export { TracewireTracerProvider, AlwaysOnSampler } from '${src}/index.ts';\n`,
+      `export { TracewireTracerProvider, AlwaysOnSampler } from '${src}/index.ts';\n` +
+      `export { RandomIdGenerator } from '${src}/sdk/id-generator.ts';\n`,
   );
   const out = join(dir, `${label}.mjs`);
   execFileSync(esbuild, [
@@ -98,22 +106,43 @@ function serverSpans(m, n) {
 
 const trees = { before: positionals[0], after: positionals[1] };
 const mods = { before: await load('before', trees.before), after: await load('after', trees.after) };
-const n = Number(values.spans);
-const spans = { before: serverSpans(mods.before, n), after: serverSpans(mods.after, n) };
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
 const times = { before: [], after: [] };
-const reps = Math.max(1, Math.round(200_000 / n));
-for (let round = 0; round < Number(values.rounds); round++) {
-  for (const k of round % 2 ? ['after', 'before'] : ['before', 'after']) {
+
+/** Runs `work(k)` for each build in turn, `rounds` times, the order alternating; ns per unit. */
+function alternate(units, work) {
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const k of round % 2 ? ['after', 'before'] : ['before', 'after']) {
+      const t0 = process.hrtime.bigint();
+      work(k);
+      times[k].push(Number(process.hrtime.bigint() - t0) / units);
+    }
+  }
+  return { b: median(times.before), a: median(times.after) };
+}
+
+if (values.ids) {
+  const pairs = 2_000_000;
+  const gens = { before: new mods.before.RandomIdGenerator(), after: new mods.after.RandomIdGenerator() };
+  let chars = 0;
+  const { b, a } = alternate(pairs, (k) => {
+    const g = gens[k];
+    for (let i = 0; i < pairs; i++) chars += g.generateTraceId().length + g.generateSpanId().length;
+  });
+  if (chars !== 48 * pairs * 2 * Number(values.rounds)) throw new Error('an id of the wrong length');
+  console.log(
+    `Node ${process.version}, ids, ${values.rounds} rounds of ${pairs} pairs: before ${b.toFixed(1)} ns/pair, after ${a.toFixed(1)} ns/pair, ratio ${(a / b).toFixed(3)}`,
+  );
+} else {
+  const n = Number(values.spans);
+  const spans = { before: serverSpans(mods.before, n), after: serverSpans(mods.after, n) };
+  const reps = Math.max(1, Math.round(200_000 / n));
+  const { b, a } = alternate(reps * n, (k) => {
     const encode = mods[k].encodeTraceRequestView;
     const batch = spans[k];
-    const t0 = process.hrtime.bigint();
     for (let i = 0; i < reps; i++) encode(batch);
-    times[k].push(Number(process.hrtime.bigint() - t0) / (reps * n));
-  }
+  });
+  console.log(
+    `Node ${process.version}, ${n}-span batches, ${values.rounds} rounds: before ${b.toFixed(1)} ns/span, after ${a.toFixed(1)} ns/span, ratio ${(a / b).toFixed(3)}`,
+  );
 }
-const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-const b = median(times.before);
-const a = median(times.after);
-console.log(
-  `Node ${process.version}, ${n}-span batches, ${values.rounds} rounds: before ${b.toFixed(1)} ns/span, after ${a.toFixed(1)} ns/span, ratio ${(a / b).toFixed(3)}`,
-);
