@@ -4,15 +4,15 @@
  *
  * `crypto.randomFillSync` is called once per 8 KiB (about 340 trace+span id pairs), and the block
  * is hex-encoded 256 bytes at a time; an id is then a substring of that section, which costs about
- * a quarter of encoding each id on its own (Node 24: ~33 ns against ~130 ns per trace+span id pair).
+ * a third of encoding each id on its own (Node 24: ~42 ns against ~130 ns per trace+span id pair).
  *
  * Why sections and not the whole block: V8 makes a substring of 13 characters or more a slice that
  * keeps its parent string alive. A request's context outlives the request (Node's keep-alive timer
  * on an idle connection holds it), so with the whole 8 KiB block as one 16 KiB hex string, each
  * idle connection kept 16 KiB alive through its last request's ids, and the young generation
- * promoted it to old space: ~15 KB per scavenge against ~3 KB with 512-character sections
- * (Fastify, Node 24, 20,000 req/s; docs/performance.md, "Sixth pass"), and a mark-compact, which
- * stalls the event loop, about five times as often.
+ * promoted it to old space: 139 KB/s against 51 KB/s with 512-character sections (Fastify, Node 24,
+ * 15,000 req/s, sampling off; docs/performance.md, "Sixth pass"). Old space fills that much
+ * faster, and each mark-compact stalls the event loop.
  */
 import { randomFillSync } from 'node:crypto';
 
