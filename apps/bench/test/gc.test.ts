@@ -1,0 +1,55 @@
+/**
+ * gc.mjs, the old-space growth measure, end to end on real benchmark servers: it must find the
+ * garbage collections of each configuration in V8's output, and `--sample` must say where the
+ * promoted bytes were allocated.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const gc = join(__dirname, '..', 'src', 'overhead', 'gc.mjs');
+
+function run(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [gc, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+describe('gc.mjs', () => {
+  it('counts each configuration’s scavenges and promoted bytes, and samples where they were allocated', async () => {
+    const out = await run([
+      '--frameworks',
+      'express',
+      '--modes',
+      'bare,tracewire',
+      '--rate',
+      '2000',
+      '--seconds',
+      '1',
+      '--warmup',
+      '1',
+      '--rounds',
+      '1',
+      '--sample',
+    ]);
+    const rows = out
+      .split('\n')
+      .filter((l) => l.startsWith('| express |'))
+      .map((l) => l.split('|').map((c) => c.trim()));
+    expect(rows.map((r) => r[2])).toEqual(['bare', 'tracewire']);
+    for (const r of rows) {
+      const [promotedKBps, perScavenge, scavengesPerSecond] = [r[3], r[4], r[5]].map(Number);
+      // 2,000 requests a second for two seconds allocate megabytes: V8 scavenged, and we read it.
+      expect(scavengesPerSecond).toBeGreaterThan(0);
+      expect(promotedKBps).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(perScavenge)).toBe(true);
+    }
+    // The sampler wrote the traced server's allocation stacks: at least one, with its size.
+    const section = out.slice(out.indexOf('express tracewire:'));
+    expect(section).toMatch(/KB sampled that survived scavenges/);
+    expect(section.split('\n')[1]).toMatch(/^\s+\d+ KB {2}\S/);
+  }, 150_000);
+});
