@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FRAMEWORKS, loader, MODES, runOverhead } from './overhead/run.mjs';
+import { FRAMEWORKS, LOADER_STALL_MS, loader, MODES, runOverhead } from './overhead/run.mjs';
 import { renderChartPng } from './overhead/chart.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -96,9 +96,11 @@ for (const r of results) {
   }
   const fixed = r.summary.filter((s) => Number.isFinite(s.fixedRate));
   if (fixed.length > 0) {
-    md += `\nLatency at a fixed load (paced.mjs, open loop: the same offered rate for every configuration of a framework; latency counted from when a request fell due):\n\n| framework | configuration | offered req/s | served req/s | server CPU | p50 ms | p99 ms | p99 ratio |\n|---|---|---:|---:|---:|---:|---:|---:|\n`;
+    // Runs saved before slices counted V8's mark-compacts render without that column.
+    const gc = fixed.some((s) => s.fixedSlices > 0);
+    md += `\nLatency at a fixed load (paced.mjs, open loop: the same offered rate for every configuration of a framework; latency counted from when a request fell due${gc ? `; the last two columns count the slices in which V8 ran a mark-compact, which stalls a one-core server for tens of milliseconds, and those in which the load generator itself stalled for ${LOADER_STALL_MS} ms or more, so that the requests due meanwhile went out in one burst` : ''}):\n\n| framework | configuration | offered req/s | served req/s | server CPU | p50 ms | p99 ms | p99 ratio |${gc ? ' slices with a mark-compact | slices with a loader stall |' : ''}\n|---|---|---:|---:|---:|---:|---:|---:|${gc ? '---:|---:|' : ''}\n`;
     for (const s of fixed) {
-      md += `| ${s.framework} | ${s.mode} | ${f0(s.fixedRate)} | ${f0(s.fixedRps)} | ${f0(s.fixedCpu * 100)}% | ${f2(s.fixedP50)} | ${f2(s.fixedP99)} | **${f2(s.fixedP99Ratio)}** |\n`;
+      md += `| ${s.framework} | ${s.mode} | ${f0(s.fixedRate)} | ${f0(s.fixedRps)} | ${f0(s.fixedCpu * 100)}% | ${f2(s.fixedP50)} | ${f2(s.fixedP99)} | **${f2(s.fixedP99Ratio)}** |${gc ? ` ${s.fixedSlicesWithMarkCompact} of ${s.fixedSlices} | ${s.fixedSlicesLoaderStalled} of ${s.fixedSlices} |` : ''}\n`;
     }
   }
 }

@@ -1,11 +1,14 @@
 /**
- * gc.mjs, the old-space growth measure, end to end on real benchmark servers: it must find the
- * garbage collections of each configuration in V8's output, and `--sample` must say where the
- * promoted bytes were allocated.
+ * Garbage collection in the benchmarks. gc.mjs, the old-space growth measure, end to end on real
+ * benchmark servers: it must find the garbage collections of each configuration in V8's output, and
+ * `--sample` must say where the promoted bytes were allocated. And the overhead benchmark's count of
+ * mark-compacts per slice, from a real V8's `--trace-gc` output.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+// @ts-expect-error untyped JavaScript module shared with the overhead benchmark
+import { countMarkCompacts } from '../src/overhead/run.mjs';
 
 const gc = join(__dirname, '..', 'src', 'overhead', 'gc.mjs');
 
@@ -52,4 +55,24 @@ describe('gc.mjs', () => {
     expect(section).toMatch(/KB sampled that survived scavenges/);
     expect(section.split('\n')[1]).toMatch(/^\s+\d+ KB {2}\S/);
   }, 150_000);
+});
+
+describe('countMarkCompacts (the overhead benchmark’s servers run with --trace-gc --trace-gc-ignore-scavenger)', () => {
+  it('counts the mark-compacts a real process ran, and not its scavenges', async () => {
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [
+          '--trace-gc',
+          '--trace-gc-ignore-scavenger',
+          '--expose-gc',
+          '-e',
+          "gc(); gc({ type: 'minor' }); gc({ type: 'minor' }); gc();",
+        ],
+        (err, out) => (err ? reject(err) : resolve(out)),
+      );
+    });
+    expect(countMarkCompacts(stdout)).toBe(2);
+    expect(countMarkCompacts('')).toBe(0);
+  });
 });

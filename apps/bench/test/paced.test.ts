@@ -16,6 +16,7 @@ interface Paced {
   p99: number;
   total: number;
   errors: number;
+  maxTickGap: number;
 }
 
 function run(
@@ -74,6 +75,10 @@ describe('paced.mjs (fixed-load latency)', { timeout: 60_000 }, () => {
     expect(cold.errors).toBe(0);
     // The requests due during the stall waited for it: well over 1% of a 1 s slice.
     expect(cold.p99).toBeGreaterThan(200);
+    // The server stalled, not the generator: its 1 ms timer kept running (a loader stall, which the
+    // benchmark reports beside the p99, would be a gap of the stall's length).
+    expect(cold.maxTickGap).toBeGreaterThan(0);
+    expect(cold.maxTickGap).toBeLessThan(100);
 
     await stop();
     const warm = await run(await stallOnce(), 1000, 1, 10, 1);

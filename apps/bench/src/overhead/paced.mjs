@@ -14,9 +14,13 @@
 // (a new generator process, new connections) stalls every server for a few milliseconds at a time,
 // bare ones too, and in a slice of a few seconds those stalls alone would set the p99.
 //
-// Prints one JSON line: { rps, p50, p99 (ms), total, errors }: rps, p50 and p99 of the measured
-// seconds; total counts every request answered, warm-up included. The server must answer with a
-// content-length (every benchmark server does).
+// Prints one JSON line: { rps, p50, p99 (ms), total, errors, maxTickGap }: rps, p50 and p99 of the
+// measured seconds; total counts every request answered, warm-up included; maxTickGap (ms) is the
+// longest this generator's 1 ms timer went without running during the measured seconds. A long gap
+// means the generator itself (or the whole VM) stalled: the requests that fell due meanwhile are
+// then sent at once, and the burst's queueing shows in the server's latency although the server
+// had nothing to do with the stall. The server must answer with a content-length (every benchmark
+// server does).
 import { connect } from 'node:net';
 
 const [url, rateArg, secondsArg, connectionsArg, warmupArg] = process.argv.slice(2);
@@ -98,6 +102,8 @@ const start = now();
 const interval = 1000 / rate;
 measureFrom = start + warmup * 1000;
 const end = measureFrom + seconds * 1000;
+let lastTick = start;
+let maxTickGap = 0;
 await new Promise((resolve) => {
   // Node's timers tick at ~1 ms: each tick sends every request that fell due since the last one.
   // Their latency counts from this tick, not from the exact due time, so this generator's own
@@ -105,6 +111,8 @@ await new Promise((resolve) => {
   // connection (the server being slow) is.
   const timer = setInterval(() => {
     const t = now();
+    if (t > measureFrom && t - lastTick > maxTickGap) maxTickGap = t - lastTick;
+    lastTick = t;
     const until = Math.min(t, end);
     while (start + sent * interval <= until) {
       sent++;
@@ -143,6 +151,7 @@ console.log(
     p99: pct(0.99),
     total: answeredAll,
     errors,
+    maxTickGap,
   }),
 );
 process.exit(0);

@@ -16,6 +16,8 @@ const hasTaskset = existsSync('/usr/bin/taskset');
 
 export const FRAMEWORKS = ['express', 'koa', 'fastify', 'nest-express', 'nest-fastify'];
 export const MODES = ['bare', 'tracewire', 'tracewire-unsampled', 'official'];
+/** A fixed-load slice whose generator's 1 ms timer missed this long counts as stalled by the loader. */
+export const LOADER_STALL_MS = 10;
 
 const pinned = (core, cmd, args) =>
   hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
@@ -189,20 +191,37 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
   // example `--log-deopt --logfile=/tmp/v8-%p.log --no-logfile-per-isolate`; V8 flags are not
   // allowed in NODE_OPTIONS). Rows carry each server's pid to match a slow server to its log.
   const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  // V8 prints one line per mark-compact (scavenges left out): each slice counts the ones that fell
+  // in it, since on a server pinned to one core each one stalls the event loop for tens of
+  // milliseconds (docs/performance.md, "Fifth pass"), and that is what a slow p99 slice is made of.
   const server = await startProcess(
     nodeBin,
-    [...flags, join(here, 'server.cjs'), framework, serverMode],
+    ['--trace-gc', '--trace-gc-ignore-scavenger', ...flags, join(here, 'server.cjs'), framework, serverMode],
     env,
     0,
   );
-  return { ...server, mode, sinkPath, url: `http://127.0.0.1:${server.port}/users/42`, requests: 0 };
+  const started = { ...server, mode, sinkPath, url: `http://127.0.0.1:${server.port}/users/42`, requests: 0 };
+  started.markCompacts = 0;
+  server.child.stdout.on('data', (d) => {
+    started.markCompacts += countMarkCompacts(String(d));
+  });
+  return started;
+}
+
+/** Mark-compacts in `--trace-gc` output (`[pid:0x…] 1234 ms: Mark-Compact 12.1 (14.0) -> …`). */
+export function countMarkCompacts(text) {
+  return text.match(/: Mark-Compact /g)?.length ?? 0;
 }
 
 /** One measured slice of load on one running server. */
 async function measureSlice(server, framework, seconds, connections, rate = undefined, warmup = 0) {
   const cpu0 = cpuSeconds(server.child.pid);
+  const gc0 = server.markCompacts;
   const r = await load(server.url, seconds, connections, rate, warmup);
   const cpu1 = cpuSeconds(server.child.pid);
+  // A line V8 printed just before the load ended may still be in the pipe.
+  await sleep(20);
+  const markCompacts = server.markCompacts - gc0;
   server.requests += r.total;
   const mem = memory(server.child.pid);
   return {
@@ -215,6 +234,10 @@ async function measureSlice(server, framework, seconds, connections, rate = unde
     errors: r.errors,
     // Requests answered in the slice, a fixed-load slice's warm-up included.
     answered: r.total,
+    // V8 mark-compacts during the slice (its warm-up included).
+    markCompacts,
+    // Fixed load only: the longest the generator's timer went without running (ms); see paced.mjs.
+    loaderStall: r.maxTickGap,
     cpu: (cpu1 - cpu0) / (seconds + warmup),
     // Server CPU time per request served: unlike req/s it does not depend on the load generator
     // keeping up, and time the VM was descheduled is not counted in it.
@@ -311,7 +334,7 @@ export async function runOverhead({
               row.rate = rate;
               rows.push(row);
               log(
-                `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%`,
+                `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  mark-compacts ${row.markCompacts}  loader stall ${row.loaderStall.toFixed(1)} ms`,
               );
             }
           }
@@ -385,6 +408,11 @@ export function summarize(runs) {
         fixedCpu: median(fixedRows.map((r) => r.cpu)),
         fixedP50Ratio: fixedRatio('p50'),
         fixedP99Ratio: fixedRatio('p99'),
+        // Fixed-load slices that held a mark-compact, of how many (rows of older runs have no count).
+        fixedSlicesWithMarkCompact: fixedRows.filter((r) => r.markCompacts > 0).length,
+        fixedSlices: fixedRows.filter((r) => r.markCompacts !== undefined).length,
+        // Fixed-load slices in which the load generator itself stalled for 10 ms or more.
+        fixedSlicesLoaderStalled: fixedRows.filter((r) => r.loaderStall >= LOADER_STALL_MS).length,
       });
     }
   }
