@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { load, median, startProcess, stopProcess } from './run.mjs';
+import { load, median, serverConfig, sleep, startProcess, stopProcess } from './run.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -61,7 +61,6 @@ function gcTotals(text) {
 }
 
 const sampleDir = values.sample ? mkdtempSync(join(tmpdir(), 'tracewire-promoted-')) : undefined;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The sampler's rows (see promoted-sampler.cjs), once the server has written them. */
 async function sampled(file) {
@@ -74,16 +73,11 @@ async function sampled(file) {
 }
 
 async function slice(sinkUrl, framework, mode, n) {
-  const [serverMode, label] = mode.split('@');
-  const env = { OTLP_URL: `${sinkUrl}/${framework}/${mode}/v1/traces` };
+  const { serverMode, env } = serverConfig(framework, mode, sinkUrl, bundles);
   const flags = ['--trace-gc-nvp'];
   if (sampleDir !== undefined) {
     env.PROMOTED_SAMPLE_OUT = join(sampleDir, `${n}.jsonl`);
     flags.push('--expose-gc', '-r', join(here, 'promoted-sampler.cjs'));
-  }
-  if (label !== undefined) {
-    if (bundles[label] === undefined) throw new Error(`mode ${mode}: no --bundle ${label}=<path> given`);
-    env.TRACEWIRE_BUNDLE = bundles[label];
   }
   const server = await startProcess(
     values.node,

@@ -175,11 +175,14 @@ export function load(url, seconds, connections, rate = undefined, warmup = 0) {
 }
 
 /** The server of one configuration, started once and loaded in slices (see {@link runOverhead}). */
-async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
-  // `tracewire@before`: the `tracewire` configuration with tracewire from the bundle labelled
-  // `before` (`--bundle before=/tmp/before.cjs`), so two builds are compared in one run.
+/**
+ * What server.cjs needs for one configuration: its mode, the sink path it exports to, and its
+ * environment. `tracewire@before` is the `tracewire` configuration with tracewire from the bundle
+ * labelled `before` (`--bundle before=/tmp/before.cjs`), so two builds are compared in one run.
+ * Each server exports to its own path of the shared sink, which counts spans per path.
+ */
+export function serverConfig(framework, mode, sinkUrl, bundles) {
   const [serverMode, label] = mode.split('@');
-  // Each server exports to its own path of the shared sink, which counts spans per path.
   const sinkPath = `/${framework}/${mode}/v1/traces`;
   const env = { OTLP_URL: `${sinkUrl}${sinkPath}` };
   if (label !== undefined) {
@@ -187,6 +190,11 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
     if (bundle === undefined) throw new Error(`mode ${mode}: no --bundle ${label}=<path> given`);
     env.TRACEWIRE_BUNDLE = bundle;
   }
+  return { serverMode, sinkPath, env };
+}
+
+async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
+  const { serverMode, sinkPath, env } = serverConfig(framework, mode, sinkUrl, bundles);
   // BENCH_SERVER_FLAGS: extra node/V8 flags for the servers only, for diagnosing one run (for
   // example `--log-deopt --logfile=/tmp/v8-%p.log --no-logfile-per-isolate`; V8 flags are not
   // allowed in NODE_OPTIONS). Rows carry each server's pid to match a slow server to its log.
@@ -200,8 +208,14 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
     env,
     0,
   );
-  const started = { ...server, mode, sinkPath, url: `http://127.0.0.1:${server.port}/users/42`, requests: 0 };
-  started.markCompacts = 0;
+  const started = {
+    ...server,
+    mode,
+    sinkPath,
+    url: `http://127.0.0.1:${server.port}/users/42`,
+    requests: 0,
+    markCompacts: 0,
+  };
   server.child.stdout.on('data', (d) => {
     started.markCompacts += countMarkCompacts(String(d));
   });
@@ -248,7 +262,7 @@ async function measureSlice(server, framework, seconds, connections, rate = unde
   };
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -411,7 +425,7 @@ export function summarize(runs) {
         // Fixed-load slices that held a mark-compact, of how many (rows of older runs have no count).
         fixedSlicesWithMarkCompact: fixedRows.filter((r) => r.markCompacts > 0).length,
         fixedSlices: fixedRows.filter((r) => r.markCompacts !== undefined).length,
-        // Fixed-load slices in which the load generator itself stalled for 10 ms or more.
+        // Fixed-load slices in which the load generator itself stalled for LOADER_STALL_MS or more.
         fixedSlicesLoaderStalled: fixedRows.filter((r) => r.loaderStall >= LOADER_STALL_MS).length,
       });
     }
