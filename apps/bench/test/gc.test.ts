@@ -44,9 +44,19 @@ describe('gc.mjs', () => {
       .map((l) => l.split('|').map((c) => c.trim()));
     expect(rows.map((r) => r[2])).toEqual(['bare', 'tracewire']);
     for (const r of rows) {
-      const [promotedKBps, perScavenge, scavengesPerSecond] = [r[3], r[4], r[5]].map(Number);
+      const [allocatedKB, scavengesPerSecond, pauseMsPerS, promotedKBps, perScavenge] = [
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+      ].map(Number);
       // 2,000 requests a second for two seconds allocate megabytes: V8 scavenged, and we read it.
       expect(scavengesPerSecond).toBeGreaterThan(0);
+      expect(pauseMsPerS).toBeGreaterThan(0);
+      // Node's HTTP server alone allocates kilobytes per request (a request, a response, headers).
+      expect(allocatedKB).toBeGreaterThan(0.5);
+      expect(allocatedKB).toBeLessThan(1000);
       expect(promotedKBps).toBeGreaterThanOrEqual(0);
       expect(Number.isFinite(perScavenge)).toBe(true);
     }

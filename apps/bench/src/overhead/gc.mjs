@@ -10,7 +10,8 @@
 // Each slice is a fresh server (server.cjs under `--trace-gc-nvp`, pinned to core 0), warmed up
 // with wrk for `--warmup` seconds, then given `--rate` req/s by paced.mjs (core 1) for one
 // unmeasured second and `--seconds` measured ones. The garbage collections of the paced part are
-// counted: scavenges, bytes promoted to old space, mark-compacts and their pauses. Configurations
+// counted: bytes allocated per request, scavenges and their pauses, bytes promoted to old space,
+// mark-compacts and their pauses. Configurations
 // alternate, the order rotating each round; medians over rounds. Modes and `--bundle` are those of
 // the overhead benchmark (`tracewire@before` runs tracewire from the bundle labelled `before`).
 //
@@ -47,11 +48,14 @@ const [rate, seconds, rounds, warmup] = [values.rate, values.seconds, values.rou
 
 /** Sums the `--trace-gc-nvp` lines of one slice. */
 function gcTotals(text) {
-  const t = { scavenges: 0, promoted: 0, markCompacts: 0, pauses: [] };
+  const t = { scavenges: 0, promoted: 0, allocated: 0, scavengePause: 0, markCompacts: 0, pauses: [] };
   for (const line of text.split('\n')) {
+    // Bytes allocated since the previous GC, whichever kind this one is.
+    t.allocated += Number(/ allocated=(\d+)/.exec(line)?.[1] ?? 0);
     if (/ gc=s /.test(line)) {
       t.scavenges++;
       t.promoted += Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0);
+      t.scavengePause += Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? 0);
     } else if (/ gc=mc /.test(line)) {
       t.markCompacts++;
       t.pauses.push(Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? Number.NaN));
@@ -104,6 +108,10 @@ async function slice(sinkUrl, framework, mode, n) {
       mode,
       p99: r.p99,
       scavenges: gc.scavenges,
+      // What a request allocates (warm-up second included on both sides), and the share of the
+      // slice the event loop stood still for scavenges.
+      allocatedPerRequest: gc.allocated / Math.max(1, r.total),
+      scavengePauseMsPerS: gc.scavengePause / secs,
       promotedKBps: gc.promoted / 1024 / secs,
       promotedPerScavengeKB: gc.promoted / 1024 / Math.max(1, gc.scavenges),
       markCompacts: gc.markCompacts,
@@ -142,18 +150,20 @@ console.log(
     `${rounds} rounds of ${seconds} + 1 s per configuration\n`,
 );
 console.log(
-  '| framework | configuration | promoted KB/s | promoted per scavenge KB | scavenges/s | mark-compacts per minute | longest mark-compact ms | p99 ms |',
+  '| framework | configuration | allocated per request KB | scavenges/s | scavenge pauses ms/s | promoted KB/s | promoted per scavenge KB | mark-compacts per minute | longest mark-compact ms | p99 ms |',
 );
-console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const framework of frameworks) {
   for (const mode of modes) {
     const rs = rows.filter((r) => r.framework === framework && r.mode === mode);
     const minutes = rs.reduce((a, r) => a + r.seconds, 0) / 60;
     const mcs = rs.reduce((a, r) => a + r.markCompacts, 0);
     console.log(
-      `| ${framework} | ${mode} | ${median(rs.map((r) => r.promotedKBps)).toFixed(0)} | ` +
-        `${median(rs.map((r) => r.promotedPerScavengeKB)).toFixed(1)} | ` +
-        `${median(rs.map((r) => r.scavenges / r.seconds)).toFixed(1)} | ${(mcs / minutes).toFixed(1)} | ` +
+      `| ${framework} | ${mode} | ${(median(rs.map((r) => r.allocatedPerRequest)) / 1024).toFixed(2)} | ` +
+        `${median(rs.map((r) => r.scavenges / r.seconds)).toFixed(1)} | ` +
+        `${median(rs.map((r) => r.scavengePauseMsPerS)).toFixed(1)} | ` +
+        `${median(rs.map((r) => r.promotedKBps)).toFixed(0)} | ` +
+        `${median(rs.map((r) => r.promotedPerScavengeKB)).toFixed(1)} | ${(mcs / minutes).toFixed(1)} | ` +
         `${Math.max(...rs.map((r) => r.maxPause)).toFixed(1)} | ${median(rs.map((r) => r.p99)).toFixed(2)} |`,
     );
   }
