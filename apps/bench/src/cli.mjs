@@ -7,6 +7,8 @@
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
 //            --latency-rounds 8 (rounds of the fixed-load latency phase, default: --rounds; 0 skips it)
 //            --latency-warmup 1 (seconds at the fixed load before each measured slice, not measured)
+//            --sustained-rounds 3 --sustained-duration 12 --sustained-warmup 3 (the sustained-load
+//              phase: the same fixed load for longer without a break; rounds 0 skips it)
 //            --render <results.json> (no run: write the tables, docs and chart of a saved run, e.g.
 //              apps/bench/results/overhead.json; the other options must be the ones it ran with)
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
@@ -46,6 +48,10 @@ const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
 // shared VM moves by several milliseconds; its median over rounds is what is compared).
 const latencyRounds = Number(opt('latency-rounds', rounds));
 const latencyWarmupSeconds = Number(opt('latency-warmup', quick ? 0.5 : 1));
+// The sustained-load phase: fewer, longer slices, each after a longer unmeasured warm-up.
+const sustainedRounds = Number(opt('sustained-rounds', quick ? 1 : 3));
+const sustainedSeconds = Number(opt('sustained-duration', quick ? 1 : 12));
+const sustainedWarmupSeconds = Number(opt('sustained-warmup', quick ? 0.5 : 3));
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
 );
@@ -81,6 +87,9 @@ for (const v of render === undefined ? nodes : []) {
     warmupSeconds,
     latencyRounds,
     latencyWarmupSeconds,
+    sustainedRounds,
+    sustainedSeconds,
+    sustainedWarmupSeconds,
     bundles,
   });
   results.push({ node: version(bin), date: new Date().toISOString(), ...r });
@@ -88,21 +97,37 @@ for (const v of render === undefined ? nodes : []) {
 
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : 'n/a');
+// One latency phase's table (`prefix`: the summary's `fixed*` or `sustained*` figures); empty when
+// the phase did not run. Runs saved before slices counted V8's mark-compacts render without those
+// columns.
+function latencyTable(summary, prefix, heading) {
+  const rows = summary.filter((s) => Number.isFinite(s[`${prefix}Rate`]));
+  if (rows.length === 0) return '';
+  const gc = rows.some((s) => s[`${prefix}Slices`] > 0);
+  let t = `\n${heading}${gc ? `; the last two columns count the slices in whose measured seconds V8 ran a mark-compact, which stalls a one-core server for tens of milliseconds, and those in which the load generator itself stalled for ${LOADER_STALL_MS} ms or more, so that the requests due meanwhile went out in one burst` : ''}):\n\n| framework | configuration | offered req/s | served req/s | server CPU | p50 ms | p99 ms | p99 ratio |${gc ? ' slices with a mark-compact | slices with a loader stall |' : ''}\n|---|---|---:|---:|---:|---:|---:|---:|${gc ? '---:|---:|' : ''}\n`;
+  for (const s of rows) {
+    const v = (k) => s[`${prefix}${k}`];
+    t += `| ${s.framework} | ${s.mode} | ${f0(v('Rate'))} | ${f0(v('Rps'))} | ${f0(v('Cpu') * 100)}% | ${f2(v('P50'))} | ${f2(v('P99'))} | **${f2(v('P99Ratio'))}** |${gc ? ` ${v('SlicesWithMarkCompact')} of ${v('Slices')} | ${v('SlicesLoaderStalled')} of ${v('Slices')} |` : ''}\n`;
+  }
+  return t;
+}
+
 let md = '';
 for (const r of results) {
   md += `\n#### Node ${r.node}\n\n| framework | configuration | req/s | ratio to bare | p50 ms | p99 ms | p99 ratio | server CPU | CPU µs/request | CPU ratio | peak RSS MiB | spans/request |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const s of r.summary) {
     md += `| ${s.framework} | ${s.mode} | ${f0(s.rps)} | **${f2(s.rpsRatio)}** | ${f2(s.p50)} | ${f2(s.p99)} | ${f2(s.p99Ratio)} | ${f0(s.cpu * 100)}% | ${f2(s.cpuUs)} | ${f2(s.cpuRatio)} | ${f0(s.peakRss)} | ${f2(s.spansPerRequest)} |\n`;
   }
-  const fixed = r.summary.filter((s) => Number.isFinite(s.fixedRate));
-  if (fixed.length > 0) {
-    // Runs saved before slices counted V8's mark-compacts render without that column.
-    const gc = fixed.some((s) => s.fixedSlices > 0);
-    md += `\nLatency at a fixed load (paced.mjs, open loop: the same offered rate for every configuration of a framework; latency counted from when a request fell due${gc ? `; the last two columns count the slices in which V8 ran a mark-compact, which stalls a one-core server for tens of milliseconds, and those in which the load generator itself stalled for ${LOADER_STALL_MS} ms or more, so that the requests due meanwhile went out in one burst` : ''}):\n\n| framework | configuration | offered req/s | served req/s | server CPU | p50 ms | p99 ms | p99 ratio |${gc ? ' slices with a mark-compact | slices with a loader stall |' : ''}\n|---|---|---:|---:|---:|---:|---:|---:|${gc ? '---:|---:|' : ''}\n`;
-    for (const s of fixed) {
-      md += `| ${s.framework} | ${s.mode} | ${f0(s.fixedRate)} | ${f0(s.fixedRps)} | ${f0(s.fixedCpu * 100)}% | ${f2(s.fixedP50)} | ${f2(s.fixedP99)} | **${f2(s.fixedP99Ratio)}** |${gc ? ` ${s.fixedSlicesWithMarkCompact} of ${s.fixedSlices} | ${s.fixedSlicesLoaderStalled} of ${s.fixedSlices} |` : ''}\n`;
-    }
-  }
+  md += latencyTable(
+    r.summary,
+    'fixed',
+    'Latency at a fixed load (paced.mjs, open loop: the same offered rate for every configuration of a framework; latency counted from when a request fell due',
+  );
+  md += latencyTable(
+    r.summary,
+    'sustained',
+    `Latency under sustained load (the same offered rate, each configuration loaded ${sustainedWarmupSeconds} s unmeasured and then ${sustainedSeconds} s measured without a break, in turn, ${sustainedRounds} rounds; the p99 of each slice, median over rounds`,
+  );
 }
 console.log(md);
 
@@ -115,21 +140,25 @@ if (render === undefined) {
   );
 }
 
-// Every configuration must have served requests at saturation, and in the fixed-load phase (when it
-// ran) in at least one slice: a configuration far beyond its capacity may answer none of a slice's
-// measured requests (they queue behind the warm-up's), but one that answers nothing at all is broken.
+// Every configuration must have served requests at saturation, and in each latency phase it took
+// part in (the sliced one whenever it ran) in at least one slice: a configuration far beyond its
+// capacity may answer none of a slice's measured requests (they queue behind the warm-up's), but one
+// that answers nothing at all is broken. Rows saved before the sustained phase have no phase.
+const slicesOf = (r, s, phase) =>
+  r.runs.filter(
+    (x) =>
+      x.framework === s.framework &&
+      x.mode === s.mode &&
+      x.rate !== undefined &&
+      (x.phase ?? 'fixed') === phase,
+  );
+const served = (r, s, phase) => slicesOf(r, s, phase).some((x) => x.answered > 0 || x.rps > 0);
 const failures = results.flatMap((r) =>
   r.summary.filter(
     (s) =>
       !(s.rps > 0) ||
-      (latencyRounds > 0 &&
-        !r.runs.some(
-          (x) =>
-            x.framework === s.framework &&
-            x.mode === s.mode &&
-            x.rate !== undefined &&
-            (x.answered > 0 || x.rps > 0),
-        )),
+      (latencyRounds > 0 && !served(r, s, 'fixed')) ||
+      (slicesOf(r, s, 'sustained').length > 0 && !served(r, s, 'sustained')),
   ),
 );
 if (failures.length) {
@@ -152,12 +181,12 @@ ratios to bare (a slow spell of the shared machine then hits every configuration
 Then each server gets the same fixed load, half of bare's median req/s (at most 20,000 req/s), from
 an open-loop generator (\`paced.mjs\`, core 1) for ${latencyWarmupSeconds} s unmeasured and then ${seconds} s measured, in turn, ${latencyRounds} rounds: the latency a request
 sees below saturation, counted from when the request fell due, so a server that falls behind shows it. (The unmeasured
-second: just after a load starts, every server, bare ones too, stalls for several milliseconds at a time.) At saturation the p99 mostly restates the throughput: a closed-loop loader
+second: just after a load starts, every server, bare ones too, stalls for several milliseconds at a time.)${sustainedRounds > 0 ? ` Last, the sustained phase: the same load on every configuration but the official stack (which cannot serve it), ${sustainedWarmupSeconds} s unmeasured and then ${sustainedSeconds} s measured without a break, in turn, ${sustainedRounds} rounds. In the short slices each server has idled while the others were loaded, and V8 shrinks an idle server's heap, so its first seconds of load hold mark-compacts a server under steady traffic does not have; the sustained phase measures after that has passed.` : ''} At saturation the p99 mostly restates the throughput: a closed-loop loader
 with 50 connections sees a mean latency of 50 / req/s (Little's law). Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
 
-Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds}\`
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds} --sustained-rounds ${sustainedRounds} --sustained-duration ${sustainedSeconds} --sustained-warmup ${sustainedWarmupSeconds}\`
 
 ${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
 <!-- overhead:end -->`;

@@ -91,6 +91,29 @@ describe('paced.mjs (fixed-load latency)', { timeout: 60_000 }, () => {
     expect(warm.total).toBeGreaterThan(1800);
   });
 
+  it('says on stderr when the measured seconds begin: after the warm-up’s requests, before the measured ones', async () => {
+    let served = 0;
+    const url = await serve((_req, res) => {
+      served++;
+      ok(res);
+    });
+    const args = [paced, url, '1000', '1', '10', '1'];
+    let servedAtMark = -1;
+    const r = await new Promise<Paced>((resolve, reject) => {
+      const child = execFile(process.execPath, args, { timeout: 30_000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${err.message}\n${stderr}`));
+        else resolve(JSON.parse(stdout) as Paced);
+      });
+      child.stderr?.on('data', (d) => {
+        if (servedAtMark < 0 && String(d).includes('measuring\n')) servedAtMark = served;
+      });
+    });
+    // One second at 1000 req/s was warm-up; the mark came between it and the measured second.
+    expect(servedAtMark).toBeGreaterThan(800);
+    expect(servedAtMark).toBeLessThan(1200);
+    expect(r.total).toBeGreaterThan(1800);
+  });
+
   it('a server slower than the offered rate shows it in the latency, not in fewer requests sent', async () => {
     // 10 ms per request on one event loop: at most 100 req/s against 300 offered. On 2 connections
     // a closed-loop loader would see ~20 ms per request; here a request that fell due waits its

@@ -20,7 +20,8 @@
 // means the generator itself (or the whole VM) stalled: the requests that fell due meanwhile are
 // then sent at once, and the burst's queueing shows in the server's latency although the server
 // had nothing to do with the stall. The server must answer with a content-length (every benchmark
-// server does).
+// server does). When the measured seconds begin it writes `measuring` to stderr, so that a caller can
+// tell what the server did during the warm-up from what it did while measured.
 import { connect } from 'node:net';
 
 const [url, rateArg, secondsArg, connectionsArg, warmupArg] = process.argv.slice(2);
@@ -104,6 +105,7 @@ measureFrom = start + warmup * 1000;
 const end = measureFrom + seconds * 1000;
 let lastTick = start;
 let maxTickGap = 0;
+let measuring = false;
 await new Promise((resolve) => {
   // Node's timers tick at ~1 ms: each tick sends every request that fell due since the last one.
   // Their latency counts from this tick, not from the exact due time, so this generator's own
@@ -111,6 +113,10 @@ await new Promise((resolve) => {
   // connection (the server being slow) is.
   const timer = setInterval(() => {
     const t = now();
+    if (!measuring && t >= measureFrom) {
+      measuring = true;
+      process.stderr.write('measuring\n');
+    }
     if (t > measureFrom && t - lastTick > maxTickGap) maxTickGap = t - lastTick;
     lastTick = t;
     const until = Math.min(t, end);

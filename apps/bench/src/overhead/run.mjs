@@ -107,10 +107,10 @@ function wrkMs(text) {
  * (a C load generator, so the loader is not the bottleneck for the fastest servers), else autocannon.
  * With `rate`: paced.mjs, an open-loop generator sending `rate` requests per second whatever the
  * server does, for latency at a fixed load instead of at saturation, after `warmup` seconds at that
- * rate that are not measured.
+ * rate that are not measured; `onMeasuring` is called when the measured seconds begin.
  * Returns { rps, p50, p99 (ms), total, errors } (total: every request answered, warm-up included).
  */
-export function load(url, seconds, connections, rate = undefined, warmup = 0) {
+export function load(url, seconds, connections, rate = undefined, warmup = 0, onMeasuring = undefined) {
   const secs = Math.max(1, Math.round(seconds));
   const kind = rate !== undefined ? 'paced' : hasWrk ? 'wrk' : 'autocannon';
   const [c, a] =
@@ -140,8 +140,16 @@ export function load(url, seconds, connections, rate = undefined, warmup = 0) {
     child.stdout.on('data', (d) => {
       out += d;
     });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      if (err.length < 10_000) err += d;
+      if (onMeasuring !== undefined && err.includes('measuring\n')) {
+        onMeasuring();
+        onMeasuring = undefined;
+      }
+    });
     child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${kind} exited with ${code}: ${out}`));
+      if (code !== 0) return reject(new Error(`${kind} exited with ${code}: ${out}${err}`));
       try {
         if (kind === 'paced') {
           resolve(JSON.parse(out));
@@ -214,10 +222,14 @@ async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
     sinkPath,
     url: `http://127.0.0.1:${server.port}/users/42`,
     requests: 0,
-    markCompacts: 0,
+    // V8's mark-compact lines so far (each says how long it took and why it ran).
+    markCompacts: [],
   };
+  let partial = '';
   server.child.stdout.on('data', (d) => {
-    started.markCompacts += countMarkCompacts(String(d));
+    const lines = (partial + d).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (countMarkCompacts(line) > 0) started.markCompacts.push(line.trim());
   });
   return started;
 }
@@ -230,12 +242,16 @@ export function countMarkCompacts(text) {
 /** One measured slice of load on one running server. */
 async function measureSlice(server, framework, seconds, connections, rate = undefined, warmup = 0) {
   const cpu0 = cpuSeconds(server.child.pid);
-  const gc0 = server.markCompacts;
-  const r = await load(server.url, seconds, connections, rate, warmup);
+  // A fixed-load slice counts the mark-compacts of its measured seconds only (paced.mjs says when
+  // they begin); one in the warm-up delays none of the measured requests.
+  let gc0 = server.markCompacts.length;
+  const r = await load(server.url, seconds, connections, rate, warmup, () => {
+    gc0 = server.markCompacts.length;
+  });
   const cpu1 = cpuSeconds(server.child.pid);
   // A line V8 printed just before the load ended may still be in the pipe.
   await sleep(20);
-  const markCompacts = server.markCompacts - gc0;
+  const markCompactLines = server.markCompacts.slice(gc0);
   server.requests += r.total;
   const mem = memory(server.child.pid);
   return {
@@ -248,8 +264,11 @@ async function measureSlice(server, framework, seconds, connections, rate = unde
     errors: r.errors,
     // Requests answered in the slice, a fixed-load slice's warm-up included.
     answered: r.total,
-    // V8 mark-compacts during the slice (its warm-up included).
-    markCompacts,
+    // V8 mark-compacts during the slice's measured seconds (in runs before 2026-12-07, the warm-up's
+    // too).
+    markCompacts: markCompactLines.length,
+    // V8's line for each of them (`--trace-gc`: heap sizes before and after, pause, reason).
+    markCompactLines,
     // Fixed load only: the longest the generator's timer went without running (ms); see paced.mjs.
     loaderStall: r.maxTickGap,
     cpu: (cpu1 - cpu0) / (seconds + warmup),
@@ -297,6 +316,12 @@ export async function runOverhead({
   // Seconds at the offered rate before each measured slice (see paced.mjs: the first second after
   // a load starts stalls every server alike, and would otherwise set a short slice's p99).
   latencyWarmupSeconds = 1,
+  // The sustained-load phase (see below): rounds (0 skips it), measured seconds, unmeasured warm-up
+  // seconds, and the configurations it loads.
+  sustainedRounds = 0,
+  sustainedSeconds = 12,
+  sustainedWarmupSeconds = 3,
+  sustainedModes = modes.filter((m) => !m.startsWith('official')),
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
   const sinkUrl = `http://127.0.0.1:${sink.port}`;
@@ -331,27 +356,37 @@ export async function runOverhead({
         // gets the same offered rate (half of bare's median req/s, capped), rotating, and what is
         // compared is the latency a request sees at that load.
         const bareRps = median(rows.filter((r) => r.mode === 'bare').map((r) => r.rps));
-        if (Number.isFinite(bareRps) && latencyRounds > 0) {
-          const rate = Math.max(1, Math.round(Math.min(latencyMaxRate, bareRps * latencyLoad)));
-          for (let round = 0; round < latencyRounds; round++) {
-            const order = servers.map((_, i) => servers[(i + round) % servers.length]);
+        const rate = Math.max(1, Math.round(Math.min(latencyMaxRate, bareRps * latencyLoad)));
+        const latencyPhase = async (phase, phaseRounds, phaseSeconds, phaseWarmup, phaseServers) => {
+          for (let round = 0; round < phaseRounds; round++) {
+            const order = phaseServers.map((_, i) => phaseServers[(i + round) % phaseServers.length]);
             for (const server of order) {
-              const row = await measureSlice(
-                server,
-                framework,
-                seconds,
-                connections,
-                rate,
-                latencyWarmupSeconds,
-              );
-              row.round = round;
-              row.rate = rate;
+              const row = await measureSlice(server, framework, phaseSeconds, connections, rate, phaseWarmup);
+              Object.assign(row, { round, rate, phase });
               rows.push(row);
               log(
-                `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  mark-compacts ${row.markCompacts}  loader stall ${row.loaderStall.toFixed(1)} ms`,
+                `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} ${phase} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  mark-compacts ${row.markCompacts}  loader stall ${row.loaderStall.toFixed(1)} ms`,
               );
             }
           }
+        };
+        if (Number.isFinite(bareRps)) {
+          // Sliced: short slices, each server idle while the others are loaded.
+          await latencyPhase('fixed', latencyRounds, seconds, latencyWarmupSeconds, servers);
+          // Sustained: the same load without a break for longer, as a server under steady traffic
+          // sees it. Between its slices a server idles for tens of seconds, and V8 then shrinks
+          // its heap; the first seconds of a load after that hold mark-compacts a server under
+          // steady load does not have (docs/performance.md, "Seventh pass"), so the warm-up is
+          // longer. The official stack is left out by default: it cannot serve the fixed load
+          // (the sliced phase shows it), and its queue would only grow for the whole slice.
+          const sustainedServers = servers.filter((s) => sustainedModes.includes(s.mode));
+          await latencyPhase(
+            'sustained',
+            sustainedRounds,
+            sustainedSeconds,
+            sustainedWarmupSeconds,
+            sustainedServers,
+          );
         }
         // SIGTERM: each server flushes its spans before exiting; then the sink has them all.
         await Promise.all(servers.map((s) => stopProcess(s.child)));
@@ -375,7 +410,8 @@ export async function runOverhead({
 
 /**
  * Medians per (framework, mode), plus the median of the per-round ratios to bare from the same round.
- * Rows with a `rate` (the fixed-load phase) give the `fixed*` figures; the others, the saturation ones.
+ * Rows of the sliced fixed-load phase give the `fixed*` figures, those of the sustained one the
+ * `sustained*` figures, the others (no `rate`) the saturation ones.
  */
 export function summarize(runs) {
   const out = [];
@@ -383,21 +419,13 @@ export function summarize(runs) {
   for (const framework of frameworks) {
     const all = runs.filter((r) => r.framework === framework);
     const fr = all.filter((r) => r.rate === undefined);
-    const fixed = all.filter((r) => r.rate !== undefined);
+    // Rows of runs saved before the sustained phase have a rate and no phase.
+    const fixed = all.filter((r) => r.rate !== undefined && r.phase !== 'sustained');
+    const sustained = all.filter((r) => r.phase === 'sustained');
     const modes = [...new Set(fr.map((r) => r.mode))];
     for (const mode of modes) {
       const rows = fr.filter((r) => r.mode === mode);
-      const fixedRows = fixed.filter((r) => r.mode === mode);
-      // The median over rounds of f(row, bare's row of the same round and phase).
-      const perRound = (of, pool, f) =>
-        median(
-          of.map((r) => {
-            const bare = pool.find((b) => b.mode === 'bare' && b.round === r.round);
-            return bare ? f(r, bare) : Number.NaN;
-          }),
-        );
       const ratio = (key) => perRound(rows, fr, (r, bare) => r[key] / bare[key]);
-      const fixedRatio = (key) => perRound(fixedRows, fixed, (r, bare) => r[key] / bare[key]);
       out.push({
         framework,
         mode,
@@ -414,21 +442,42 @@ export function summarize(runs) {
         cpuRatio: perRound(rows, fr, (r, bare) => bare.cpuUs / r.cpuUs),
         p99Ratio: ratio('p99'),
         rounds: rows.length,
-        // At a fixed offered load (NaN when the phase did not run).
-        fixedRate: median(fixedRows.map((r) => r.rate)),
-        fixedRps: median(fixedRows.map((r) => r.rps)),
-        fixedP50: median(fixedRows.map((r) => r.p50)),
-        fixedP99: median(fixedRows.map((r) => r.p99)),
-        fixedCpu: median(fixedRows.map((r) => r.cpu)),
-        fixedP50Ratio: fixedRatio('p50'),
-        fixedP99Ratio: fixedRatio('p99'),
-        // Fixed-load slices that held a mark-compact, of how many (rows of older runs have no count).
-        fixedSlicesWithMarkCompact: fixedRows.filter((r) => r.markCompacts > 0).length,
-        fixedSlices: fixedRows.filter((r) => r.markCompacts !== undefined).length,
-        // Fixed-load slices in which the load generator itself stalled for LOADER_STALL_MS or more.
-        fixedSlicesLoaderStalled: fixedRows.filter((r) => r.loaderStall >= LOADER_STALL_MS).length,
+        // At a fixed offered load, in short slices and sustained (NaN when a phase did not run).
+        ...latencySummary('fixed', mode, fixed),
+        ...latencySummary('sustained', mode, sustained),
       });
     }
   }
   return out;
+}
+
+/** The median over rounds of f(row, bare's row of the same round and phase). */
+function perRound(of, pool, f) {
+  return median(
+    of.map((r) => {
+      const bare = pool.find((b) => b.mode === 'bare' && b.round === r.round);
+      return bare ? f(r, bare) : Number.NaN;
+    }),
+  );
+}
+
+/** One latency phase's figures for one configuration, as `${prefix}P99` and so on. */
+function latencySummary(prefix, mode, pool) {
+  const rows = pool.filter((r) => r.mode === mode);
+  const ratio = (key) => perRound(rows, pool, (r, bare) => r[key] / bare[key]);
+  const figures = {
+    Rate: median(rows.map((r) => r.rate)),
+    Rps: median(rows.map((r) => r.rps)),
+    P50: median(rows.map((r) => r.p50)),
+    P99: median(rows.map((r) => r.p99)),
+    Cpu: median(rows.map((r) => r.cpu)),
+    P50Ratio: ratio('p50'),
+    P99Ratio: ratio('p99'),
+    // Slices that held a mark-compact, of how many (rows of older runs have no count).
+    SlicesWithMarkCompact: rows.filter((r) => r.markCompacts > 0).length,
+    Slices: rows.filter((r) => r.markCompacts !== undefined).length,
+    // Slices in which the load generator itself stalled for LOADER_STALL_MS or more.
+    SlicesLoaderStalled: rows.filter((r) => r.loaderStall >= LOADER_STALL_MS).length,
+  };
+  return Object.fromEntries(Object.entries(figures).map(([k, v]) => [`${prefix}${k}`, v]));
 }
