@@ -7,7 +7,7 @@
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
 //            --latency-rounds 8 (rounds of the fixed-load latency phase, default: --rounds; 0 skips it)
 //            --latency-warmup 1 (seconds at the fixed load before each measured slice, not measured)
-//            --sustained-rounds 3 --sustained-duration 12 --sustained-warmup 3 (the sustained-load
+//            --sustained-rounds 3 --sustained-duration 12 --sustained-warmup 8 (the sustained-load
 //              phase: the same fixed load for longer without a break; rounds 0 skips it)
 //            --render <results.json> (no run: write the tables, docs and chart of a saved run, e.g.
 //              apps/bench/results/overhead.json; the other options must be the ones it ran with)
@@ -51,7 +51,7 @@ const latencyWarmupSeconds = Number(opt('latency-warmup', quick ? 0.5 : 1));
 // The sustained-load phase: fewer, longer slices, each after a longer unmeasured warm-up.
 const sustainedRounds = Number(opt('sustained-rounds', quick ? 1 : 3));
 const sustainedSeconds = Number(opt('sustained-duration', quick ? 1 : 12));
-const sustainedWarmupSeconds = Number(opt('sustained-warmup', quick ? 0.5 : 3));
+const sustainedWarmupSeconds = Number(opt('sustained-warmup', quick ? 0.5 : 8));
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
 );
@@ -126,7 +126,7 @@ for (const r of results) {
   md += latencyTable(
     r.summary,
     'sustained',
-    `Latency under sustained load (the same offered rate, each configuration loaded ${sustainedWarmupSeconds} s unmeasured and then ${sustainedSeconds} s measured without a break, in turn, ${sustainedRounds} rounds; the p99 of each slice, median over rounds`,
+    `Latency under sustained load (the same offered rate, each slice on a server of its own, loaded ${sustainedWarmupSeconds} s unmeasured and then ${sustainedSeconds} s measured without a break, in turn, ${sustainedRounds} rounds; the p99 of each slice, median over rounds`,
   );
 }
 console.log(md);
@@ -181,7 +181,7 @@ ratios to bare (a slow spell of the shared machine then hits every configuration
 Then each server gets the same fixed load, half of bare's median req/s (at most 20,000 req/s), from
 an open-loop generator (\`paced.mjs\`, core 1) for ${latencyWarmupSeconds} s unmeasured and then ${seconds} s measured, in turn, ${latencyRounds} rounds: the latency a request
 sees below saturation, counted from when the request fell due, so a server that falls behind shows it. (The unmeasured
-second: just after a load starts, every server, bare ones too, stalls for several milliseconds at a time.)${sustainedRounds > 0 ? ` Last, the sustained phase: the same load on every configuration but the official stack (which cannot serve it), ${sustainedWarmupSeconds} s unmeasured and then ${sustainedSeconds} s measured without a break, in turn, ${sustainedRounds} rounds. In the short slices each server has idled while the others were loaded, and V8 shrinks an idle server's heap, so its first seconds of load hold mark-compacts a server under steady traffic does not have; the sustained phase measures after that has passed.` : ''} At saturation the p99 mostly restates the throughput: a closed-loop loader
+second: just after a load starts, every server, bare ones too, stalls for several milliseconds at a time.)${sustainedRounds > 0 ? ` Last, the sustained phase: the same load on every configuration but the official stack (which cannot serve it), each slice on a server process of its own, started for it, warmed up for ${warmupSeconds} s at saturation, then loaded ${sustainedWarmupSeconds} s unmeasured and ${sustainedSeconds} s measured without a break; in turn, ${sustainedRounds} rounds. The servers of the phases before idle between their slices, and V8 shrinks an idle process's heap, after which mark-compacts come every few seconds of load until it has grown back: a server under steady traffic does not see that, and the sustained phase measures without it.` : ''} At saturation the p99 mostly restates the throughput: a closed-loop loader
 with 50 connections sees a mean latency of 50 / req/s (Little's law). Versions: express ${pkgVersion('express')}, koa ${pkgVersion('koa')},
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.

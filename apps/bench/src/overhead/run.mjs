@@ -320,7 +320,7 @@ export async function runOverhead({
   // seconds, and the configurations it loads.
   sustainedRounds = 0,
   sustainedSeconds = 12,
-  sustainedWarmupSeconds = 3,
+  sustainedWarmupSeconds = 8,
   sustainedModes = modes.filter((m) => !m.startsWith('official')),
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
@@ -357,35 +357,70 @@ export async function runOverhead({
         // compared is the latency a request sees at that load.
         const bareRps = median(rows.filter((r) => r.mode === 'bare').map((r) => r.rps));
         const rate = Math.max(1, Math.round(Math.min(latencyMaxRate, bareRps * latencyLoad)));
-        const latencyPhase = async (phase, phaseRounds, phaseSeconds, phaseWarmup, phaseServers) => {
+        // One latency phase: `phaseRounds` rounds over `phaseModes`, the order rotating each round;
+        // `acquire(mode)` gives the server to load and a function to call once its slice is done.
+        const latencyPhase = async (phase, phaseRounds, phaseSeconds, phaseWarmup, phaseModes, acquire) => {
           for (let round = 0; round < phaseRounds; round++) {
-            const order = phaseServers.map((_, i) => phaseServers[(i + round) % phaseServers.length]);
-            for (const server of order) {
-              const row = await measureSlice(server, framework, phaseSeconds, connections, rate, phaseWarmup);
-              Object.assign(row, { round, rate, phase });
-              rows.push(row);
-              log(
-                `  ${framework.padEnd(12)} ${server.mode.padEnd(20)} ${phase} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  mark-compacts ${row.markCompacts}  loader stall ${row.loaderStall.toFixed(1)} ms`,
-              );
+            const order = phaseModes.map((_, i) => phaseModes[(i + round) % phaseModes.length]);
+            for (const mode of order) {
+              const [server, release] = await acquire(mode);
+              try {
+                const row = await measureSlice(
+                  server,
+                  framework,
+                  phaseSeconds,
+                  connections,
+                  rate,
+                  phaseWarmup,
+                );
+                Object.assign(row, { round, rate, phase });
+                rows.push(row);
+                log(
+                  `  ${framework.padEnd(12)} ${mode.padEnd(20)} ${phase} at ${rate} req/s, round ${round + 1}: p50 ${row.p50.toFixed(2)} ms  p99 ${row.p99.toFixed(2)} ms  cpu ${(row.cpu * 100).toFixed(0)}%  mark-compacts ${row.markCompacts}  loader stall ${row.loaderStall.toFixed(1)} ms`,
+                );
+              } finally {
+                await release();
+              }
             }
           }
         };
+        const running = (mode) => servers.find((s) => s.mode === mode);
         if (Number.isFinite(bareRps)) {
-          // Sliced: short slices, each server idle while the others are loaded.
-          await latencyPhase('fixed', latencyRounds, seconds, latencyWarmupSeconds, servers);
-          // Sustained: the same load without a break for longer, as a server under steady traffic
-          // sees it. Between its slices a server idles for tens of seconds, and V8 then shrinks
-          // its heap; the first seconds of a load after that hold mark-compacts a server under
-          // steady load does not have (docs/performance.md, "Seventh pass"), so the warm-up is
-          // longer. The official stack is left out by default: it cannot serve the fixed load
-          // (the sliced phase shows it), and its queue would only grow for the whole slice.
-          const sustainedServers = servers.filter((s) => sustainedModes.includes(s.mode));
+          // Sliced: short slices on the servers above, each idle while the others are loaded.
+          await latencyPhase('fixed', latencyRounds, seconds, latencyWarmupSeconds, modes, (mode) => [
+            running(mode),
+            async () => {},
+          ]);
+          // Sustained: the load a server under steady traffic sees. A server of the phases above
+          // has idled between its slices, and V8 shrinks an idle process's heap (its memory
+          // reducer), after which old space fills again within seconds and mark-compacts follow
+          // until the heap has grown back (docs/performance.md, "Seventh pass"); a server under
+          // steady load never gets there. So each slice here gets a server of its own, started
+          // for it and warmed up like the ones above, and loaded without a break for the warm-up
+          // and the measured seconds. The official stack is left out by default: it cannot serve
+          // the fixed load (the sliced phase shows it), and its queue would only grow.
           await latencyPhase(
             'sustained',
             sustainedRounds,
             sustainedSeconds,
             sustainedWarmupSeconds,
-            sustainedServers,
+            modes.filter((m) => sustainedModes.includes(m)),
+            async (mode) => {
+              const fresh = await startServer({ nodeBin, framework, mode, sinkUrl, bundles });
+              const release = async () => {
+                // SIGTERM flushes its spans to the sink (same path as the mode's other server):
+                // its requests count toward the mode's spans per request.
+                await stopProcess(fresh.child);
+                running(mode).requests += fresh.requests;
+              };
+              try {
+                fresh.requests += (await load(fresh.url, warmupSeconds, connections)).total;
+              } catch (err) {
+                await release();
+                throw err;
+              }
+              return [fresh, release];
+            },
           );
         }
         // SIGTERM: each server flushes its spans before exiting; then the sink has them all.
