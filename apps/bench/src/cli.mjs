@@ -20,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FRAMEWORKS, LOADER_STALL_MS, loader, MODES, runOverhead } from './overhead/run.mjs';
+import { FRAMEWORKS, LOADER_STALL_MS, loader, MODES, phaseOf, runOverhead } from './overhead/run.mjs';
 import { renderChartPng } from './overhead/chart.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -143,15 +143,9 @@ if (render === undefined) {
 // Every configuration must have served requests at saturation, and in each latency phase it took
 // part in (the sliced one whenever it ran) in at least one slice: a configuration far beyond its
 // capacity may answer none of a slice's measured requests (they queue behind the warm-up's), but one
-// that answers nothing at all is broken. Rows saved before the sustained phase have no phase.
+// that answers nothing at all is broken.
 const slicesOf = (r, s, phase) =>
-  r.runs.filter(
-    (x) =>
-      x.framework === s.framework &&
-      x.mode === s.mode &&
-      x.rate !== undefined &&
-      (x.phase ?? 'fixed') === phase,
-  );
+  r.runs.filter((x) => x.framework === s.framework && x.mode === s.mode && phaseOf(x) === phase);
 const served = (r, s, phase) => slicesOf(r, s, phase).some((x) => x.answered > 0 || x.rps > 0);
 const failures = results.flatMap((r) =>
   r.summary.filter(

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { load, median, serverConfig, sleep, startProcess, stopProcess } from './run.mjs';
+import { load, median, rotated, serverConfig, sleep, startProcess, stopProcess } from './run.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -130,8 +130,7 @@ const rows = [];
 try {
   for (let round = 0; round < rounds; round++) {
     for (const framework of frameworks) {
-      const order = modes.map((_, i) => modes[(i + round) % modes.length]);
-      for (const mode of order) {
+      for (const mode of rotated(modes, round)) {
         const row = await slice(sinkUrl, framework, mode, rows.length);
         rows.push(row);
         console.error(

@@ -182,7 +182,6 @@ export function load(url, seconds, connections, rate = undefined, warmup = 0, on
   });
 }
 
-/** The server of one configuration, started once and loaded in slices (see {@link runOverhead}). */
 /**
  * What server.cjs needs for one configuration: its mode, the sink path it exports to, and its
  * environment. `tracewire@before` is the `tracewire` configuration with tracewire from the bundle
@@ -201,6 +200,7 @@ export function serverConfig(framework, mode, sinkUrl, bundles) {
   return { serverMode, sinkPath, env };
 }
 
+/** The server of one configuration, loaded in slices (see {@link runOverhead}). */
 async function startServer({ nodeBin, framework, mode, sinkUrl, bundles }) {
   const { serverMode, sinkPath, env } = serverConfig(framework, mode, sinkUrl, bundles);
   // BENCH_SERVER_FLAGS: extra node/V8 flags for the servers only, for diagnosing one run (for
@@ -340,8 +340,7 @@ export async function runOverhead({
         }
         const rows = [];
         for (let round = 0; round < rounds; round++) {
-          const order = servers.map((_, i) => servers[(i + round) % servers.length]);
-          for (const server of order) {
+          for (const server of rotated(servers, round)) {
             const row = await measureSlice(server, framework, seconds, connections);
             row.round = round;
             rows.push(row);
@@ -361,8 +360,7 @@ export async function runOverhead({
         // `acquire(mode)` gives the server to load and a function to call once its slice is done.
         const latencyPhase = async (phase, phaseRounds, phaseSeconds, phaseWarmup, phaseModes, acquire) => {
           for (let round = 0; round < phaseRounds; round++) {
-            const order = phaseModes.map((_, i) => phaseModes[(i + round) % phaseModes.length]);
-            for (const mode of order) {
+            for (const mode of rotated(phaseModes, round)) {
               const [server, release] = await acquire(mode);
               try {
                 const row = await measureSlice(
@@ -453,10 +451,9 @@ export function summarize(runs) {
   const frameworks = [...new Set(runs.map((r) => r.framework))];
   for (const framework of frameworks) {
     const all = runs.filter((r) => r.framework === framework);
-    const fr = all.filter((r) => r.rate === undefined);
-    // Rows of runs saved before the sustained phase have a rate and no phase.
-    const fixed = all.filter((r) => r.rate !== undefined && r.phase !== 'sustained');
-    const sustained = all.filter((r) => r.phase === 'sustained');
+    const fr = all.filter((r) => phaseOf(r) === 'saturation');
+    const fixed = all.filter((r) => phaseOf(r) === 'fixed');
+    const sustained = all.filter((r) => phaseOf(r) === 'sustained');
     const modes = [...new Set(fr.map((r) => r.mode))];
     for (const mode of modes) {
       const rows = fr.filter((r) => r.mode === mode);
@@ -484,6 +481,19 @@ export function summarize(runs) {
     }
   }
   return out;
+}
+
+/**
+ * Which phase a row is from: `saturation` (no offered rate), `fixed` (the sliced fixed-load phase)
+ * or `sustained`. Rows of runs saved before the sustained phase have a rate and no phase.
+ */
+export function phaseOf(row) {
+  return row.rate === undefined ? 'saturation' : (row.phase ?? 'fixed');
+}
+
+/** `list` in round `round`'s order: rotated by one more each round, so none always runs first. */
+export function rotated(list, round) {
+  return list.map((_, i) => list[(i + round) % list.length]);
 }
 
 /** The median over rounds of f(row, bare's row of the same round and phase). */
