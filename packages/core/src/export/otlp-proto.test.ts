@@ -313,6 +313,15 @@ describe('OTLP protobuf encoder', () => {
     }
   });
 
+  it('writes the parent of an SDK 1.x span, which has parentSpanId and no parentSpanContext', () => {
+    const v1 = { ...testSpan({ name: 'v1' }), parentSpanId: 'b7ad6b7169203331' } as ReadableSpan;
+    const decoded = decodeProtobuf(encodeTraceRequest([v1, testSpan({ name: 'root' })]));
+    expect(decoded.map((d) => [d.name, d.parentSpanId])).toEqual([
+      ['v1', 'b7ad6b7169203331'],
+      ['root', ''],
+    ]);
+  });
+
   it('writes nothing for an empty batch', () => {
     expect(encodeTraceRequest([]).length).toBe(0);
   });

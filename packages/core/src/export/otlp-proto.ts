@@ -570,8 +570,12 @@ function putSpan(span: ReadableSpan): void {
   const ts = ctx.traceState?.serialize();
   if (ts) putString(tag(3, LEN), ts);
   const parent = span.parentSpanContext;
-  // SDK 1.x spans carry only `parentSpanId`.
-  const parentId = parent?.spanId ?? (span as { parentSpanId?: string }).parentSpanId;
+  // SDK 1.x spans carry only `parentSpanId`. Not read from tracewire's spans: on them it is a
+  // getter, which V8 calls through the generic LoadIC for a root span (no parent to short-circuit).
+  const parentId =
+    parent !== undefined || own !== undefined
+      ? parent?.spanId
+      : (span as { parentSpanId?: string }).parentSpanId;
   if (parentId) putHexId(tag(4, LEN), parentId);
   putName(span.name);
   ensure(24);

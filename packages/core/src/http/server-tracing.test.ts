@@ -571,6 +571,16 @@ describe('ignore', () => {
     expect(flags).toBe('01');
   });
 
+  it('applies predicates given without paths or RegExps; only a real true ignores, not a promise', async () => {
+    const s = await start({ ignore: [(req) => req.headers['x-skip'] === '1', async () => true] }, ok);
+    await fetch(`${s.url}/skipped`, { headers: { 'x-skip': '1' } });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    await fetch(`${s.url}/traced`);
+    const span = await onlySpan();
+    expect(span.attributes['url.path']).toBe('/traced');
+  });
+
   it('traces the request when an ignore predicate throws, and reports it through diag', async () => {
     const s = await start(
       {

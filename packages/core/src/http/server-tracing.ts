@@ -187,12 +187,12 @@ function begin(
     const rawMethod = typeof req.method === 'string' ? req.method : '';
     const method = cfg.knownMethods.has(rawMethod) ? rawMethod : '_OTHER';
     const name = method === '_OTHER' ? 'HTTP' : method;
-    const options: SpanOptions =
-      startTime === undefined ? { kind: SpanKind.SERVER } : { kind: SpanKind.SERVER, startTime };
     const query = q === -1 ? undefined : target.slice(q + 1);
     let span: Span;
     const lazy = lazyTracer(cfg);
     if (lazy !== undefined) {
+      // tracewire's tracer only reads the options: one shared object unless a start time is given.
+      const options = startTime === undefined ? SERVER_OPTIONS : { kind: SpanKind.SERVER, startTime };
       // tracewire's tracer: attributes are built only for a span that records (or for a sampler
       // that reads them), so an unsampled request costs no attribute work.
       scratch.cfg = cfg;
@@ -209,7 +209,10 @@ function begin(
       }
     } else {
       const attributes = startAttributes(cfg, req, path, query, rawMethod, method);
-      options.attributes = attributes;
+      const options: SpanOptions =
+        startTime === undefined
+          ? { kind: SpanKind.SERVER, attributes }
+          : { kind: SpanKind.SERVER, startTime, attributes };
       // The attributes object is ours alone: tracewire's span may keep it rather than copy it
       // (handoff.ts). Withdrawn right after, whichever SDK is behind the API.
       handoff.attributes = attributes;
@@ -247,6 +250,9 @@ function begin(
 }
 
 const addListener = EventEmitter.prototype.on;
+
+/** The options of a server span started now (read, never written, by tracewire's tracer). */
+const SERVER_OPTIONS: SpanOptions = Object.freeze({ kind: SpanKind.SERVER });
 
 /** A `close` listener for one recording request (created only for those). */
 function closeListener(t: RequestTrace): () => void {
@@ -757,12 +763,18 @@ function normaliseIgnore(
     else throw bad('ignore', 'a path string, a RegExp or a function (or an array of them)', m);
   }
   if (paths.size === 0 && patterns.length === 0 && predicates.length === 0) return undefined;
-  return (req, path) => {
-    if (paths.has(path)) return true;
-    for (const p of patterns) if (p.test(path)) return true;
-    // Only a real `true` ignores: a promise (an async predicate) is truthy but decides nothing.
+  // Only a real `true` ignores: a promise (an async predicate) is truthy but decides nothing.
+  const byPredicate = (req: IncomingMessage): boolean => {
     for (const fn of predicates)
       if (fenced<unknown, IncomingMessage>('ignore', false, fn, req) === true) return true;
     return false;
+  };
+  // Predicates alone (the Fastify plugin always adds its per-route opt-out): no lookup of the
+  // path in an empty Set, which hashes the request's fresh path string first (~500 instructions).
+  if (paths.size === 0 && patterns.length === 0) return byPredicate;
+  return (req, path) => {
+    if (paths.has(path)) return true;
+    for (const p of patterns) if (p.test(path)) return true;
+    return byPredicate(req);
   };
 }
