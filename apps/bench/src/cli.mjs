@@ -7,10 +7,12 @@
 //   options: --node 20,24  --frameworks express,koa  --rounds 5  --duration 10  --warmup 2  --no-docs
 //            --latency-rounds 8 (rounds of the fixed-load latency phase, default: --rounds; 0 skips it)
 //            --latency-warmup 1 (seconds at the fixed load before each measured slice, not measured)
-//            --sustained-rounds 3 --sustained-duration 12 --sustained-warmup 8 (the sustained-load
+//            --latency-max-rate 20000 (the fixed load is half of bare's req/s, at most this)
+//            --sustained-rounds 3 --sustained-duration 12 --sustained-warmup 30 (the sustained-load
 //              phase: the same fixed load for longer without a break; rounds 0 skips it)
 //            --render <results.json> (no run: write the tables, docs and chart of a saved run, e.g.
-//              apps/bench/results/overhead.json; the other options must be the ones it ran with)
+//              apps/bench/results/overhead.json; a run saves the options it ran with, and those
+//              are used; for a run saved without them, pass the ones it ran with)
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
 //              (a mode `x@label` runs configuration x with tracewire from that bundle, which
 //               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
@@ -41,17 +43,21 @@ const nodes = opt('node', quick ? '20' : node24 && existsSync(node24) ? '20,24' 
 const nodeBin = (v) => (v === '24' ? node24 : process.execPath);
 const frameworks = opt('frameworks', quick ? 'express' : FRAMEWORKS.join(',')).split(',');
 const modes = opt('modes', MODES.join(',')).split(',');
-const rounds = Number(opt('rounds', quick ? 1 : 8));
-const seconds = Number(opt('duration', quick ? 1 : 2));
-const warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
+let rounds = Number(opt('rounds', quick ? 1 : 8));
+let seconds = Number(opt('duration', quick ? 1 : 2));
+let warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
 // The fixed-load latency phase: as many rounds as the saturation phase (a p99 of one 2 s slice on a
 // shared VM moves by several milliseconds; its median over rounds is what is compared).
-const latencyRounds = Number(opt('latency-rounds', rounds));
-const latencyWarmupSeconds = Number(opt('latency-warmup', quick ? 0.5 : 1));
-// The sustained-load phase: fewer, longer slices, each after a longer unmeasured warm-up.
-const sustainedRounds = Number(opt('sustained-rounds', quick ? 1 : 3));
-const sustainedSeconds = Number(opt('sustained-duration', quick ? 1 : 12));
-const sustainedWarmupSeconds = Number(opt('sustained-warmup', quick ? 0.5 : 8));
+let latencyRounds = Number(opt('latency-rounds', rounds));
+let latencyWarmupSeconds = Number(opt('latency-warmup', quick ? 0.5 : 1));
+// The fixed load is half of bare's saturated req/s, at most this (what paced.mjs sends steadily).
+let latencyMaxRate = Number(opt('latency-max-rate', 20_000));
+// The sustained-load phase: fewer, longer slices, each after a longer unmeasured warm-up. 30 s: a
+// fresh server's heap is still growing for its first ~20 s under load, and the mark-compacts of
+// that growth fell in the measured seconds with 8 s (docs/performance.md, "Eighth pass").
+let sustainedRounds = Number(opt('sustained-rounds', quick ? 1 : 3));
+let sustainedSeconds = Number(opt('sustained-duration', quick ? 1 : 12));
+let sustainedWarmupSeconds = Number(opt('sustained-warmup', quick ? 0.5 : 30));
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
 );
@@ -70,6 +76,33 @@ const pkgVersion = (name) => {
 const renderArg = opt('render', undefined);
 const render = renderArg && resolve(process.env.INIT_CWD ?? process.cwd(), renderArg);
 const results = render === undefined ? [] : JSON.parse(readFileSync(render, 'utf8'));
+// How the run ran: saved with it, so that --render describes it rightly whatever today's defaults
+// are (runs saved before the eighth pass have no settings: pass the options they ran with).
+const saved = results[0]?.settings;
+if (saved !== undefined) {
+  ({
+    rounds,
+    seconds,
+    warmupSeconds,
+    latencyRounds,
+    latencyWarmupSeconds,
+    latencyMaxRate,
+    sustainedRounds,
+    sustainedSeconds,
+    sustainedWarmupSeconds,
+  } = saved);
+}
+const settings = {
+  rounds,
+  seconds,
+  warmupSeconds,
+  latencyRounds,
+  latencyWarmupSeconds,
+  latencyMaxRate,
+  sustainedRounds,
+  sustainedSeconds,
+  sustainedWarmupSeconds,
+};
 const measuredOn = (render === undefined ? new Date() : new Date(results[0]?.date ?? statSync(render).mtime))
   .toISOString()
   .slice(0, 10);
@@ -87,12 +120,13 @@ for (const v of render === undefined ? nodes : []) {
     warmupSeconds,
     latencyRounds,
     latencyWarmupSeconds,
+    latencyMaxRate,
     sustainedRounds,
     sustainedSeconds,
     sustainedWarmupSeconds,
     bundles,
   });
-  results.push({ node: version(bin), date: new Date().toISOString(), ...r });
+  results.push({ node: version(bin), date: new Date().toISOString(), settings, ...r });
 }
 
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
@@ -172,7 +206,7 @@ pinned to core 0 and started together; ${loader} (50 connections) and the OTLP s
 server is warmed up for ${warmupSeconds} s, then the configurations are loaded in turn for ${seconds} s each,
 ${rounds} rounds, the order rotating every round; medians, and ratios as the median of the per-round
 ratios to bare (a slow spell of the shared machine then hits every configuration of a round alike).
-Then each server gets the same fixed load, half of bare's median req/s (at most 20,000 req/s), from
+Then each server gets the same fixed load, half of bare's median req/s (at most ${latencyMaxRate.toLocaleString('en-US')} req/s), from
 an open-loop generator (\`paced.mjs\`, core 1) for ${latencyWarmupSeconds} s unmeasured and then ${seconds} s measured, in turn, ${latencyRounds} rounds: the latency a request
 sees below saturation, counted from when the request fell due, so a server that falls behind shows it. (The unmeasured
 second: just after a load starts, every server, bare ones too, stalls for several milliseconds at a time.)${sustainedRounds > 0 ? ` Last, the sustained phase: the same load on every configuration but the official stack (which cannot serve it), each slice on a server process of its own, started for it, warmed up for ${warmupSeconds} s at saturation, then loaded ${sustainedWarmupSeconds} s unmeasured and ${sustainedSeconds} s measured without a break; in turn, ${sustainedRounds} rounds. The servers of the phases before idle between their slices, and V8 shrinks an idle process's heap (its memory reducer), after which the next loads bring mark-compacts until the heap has grown back; a server under steady traffic does not see that. A fresh server's heap is still growing too, so a mark-compact can still fall in a sustained slice: the table counts them.` : ''} At saturation the p99 mostly restates the throughput: a closed-loop loader
@@ -180,7 +214,7 @@ with 50 connections sees a mean latency of 50 / req/s (Little's law). Versions: 
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
 
-Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds} --sustained-rounds ${sustainedRounds} --sustained-duration ${sustainedSeconds} --sustained-warmup ${sustainedWarmupSeconds}\`
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds} --sustained-rounds ${sustainedRounds} --sustained-duration ${sustainedSeconds} --sustained-warmup ${sustainedWarmupSeconds}${latencyMaxRate === 20_000 ? '' : ` --latency-max-rate ${latencyMaxRate}`}\`
 
 ${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
 <!-- overhead:end -->`;

@@ -320,7 +320,7 @@ export async function runOverhead({
   // seconds, and the configurations it loads.
   sustainedRounds = 0,
   sustainedSeconds = 12,
-  sustainedWarmupSeconds = 8,
+  sustainedWarmupSeconds = 30,
   sustainedModes = modes.filter((m) => !m.startsWith('official')),
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
