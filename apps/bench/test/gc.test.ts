@@ -65,6 +65,43 @@ describe('gc.mjs', () => {
     expect(section).toMatch(/KB sampled that survived scavenges/);
     expect(section.split('\n')[1]).toMatch(/^\s+\d+ KB {2}\S/);
   }, 150_000);
+
+  it('with --sample-all, says how many bytes a request allocates and where, garbage included', async () => {
+    const out = await run([
+      '--frameworks',
+      'express',
+      '--modes',
+      'bare,tracewire',
+      '--rate',
+      '2000',
+      '--seconds',
+      '1',
+      '--warmup',
+      '1',
+      '--rounds',
+      '1',
+      '--sample-all',
+    ]);
+    const perRequest = (mode: string) => {
+      const m = new RegExp(
+        `express ${mode}: (\\d+) bytes per request sampled, every allocation kept \\((\\d+) requests\\)`,
+      ).exec(out);
+      expect(m, out).not.toBeNull();
+      return { bytes: Number(m![1]), requests: Number(m![2]) };
+    };
+    const bare = perRequest('bare');
+    const traced = perRequest('tracewire');
+    // The paced load's unmeasured and measured seconds ran under the sampler: thousands of requests.
+    expect(bare.requests).toBeGreaterThan(1000);
+    // Node's HTTP server and Express allocate kilobytes per request; garbage included, the sampled
+    // bytes cannot be a few survivors' worth (what --sample reports).
+    expect(bare.bytes).toBeGreaterThan(1000);
+    expect(bare.bytes).toBeLessThan(1_000_000);
+    expect(traced.bytes).toBeGreaterThan(1000);
+    const section = out.slice(out.indexOf('express tracewire:'));
+    expect(section.split('\n')[1]).toMatch(/^\s+\d+ B\/request {2}\S/);
+    expect(out).not.toMatch(/survived scavenges/);
+  }, 150_000);
 });
 
 describe('countMarkCompacts (the overhead benchmark’s servers run with --trace-gc --trace-gc-ignore-scavenger)', () => {

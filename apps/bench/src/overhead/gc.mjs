@@ -5,7 +5,7 @@
 //
 //   node apps/bench/src/overhead/gc.mjs [--node /path/to/node] [--frameworks fastify,express,koa]
 //        [--modes bare,tracewire,tracewire-unsampled] [--bundle before=/path/to/tracewire.cjs]
-//        [--rate 15000] [--seconds 10] [--rounds 3] [--warmup 3] [--sample]
+//        [--rate 15000] [--seconds 10] [--rounds 3] [--warmup 3] [--sample | --sample-all]
 //
 // Each slice is a fresh server (server.cjs under `--trace-gc-nvp`, pinned to core 0), warmed up
 // with wrk for `--warmup` seconds, then given `--rate` req/s by paced.mjs (core 1) for one
@@ -17,7 +17,9 @@
 //
 // `--sample` also says where what survived was allocated (promoted-sampler.cjs, V8's sampling heap
 // profiler without the objects scavenges free): the top allocation stacks of each configuration's
-// last slice. Sampling slows the server, so the p99 of a sampled run means nothing.
+// last slice. `--sample-all` keeps every allocation instead, garbage included: where each
+// configuration's bytes per request are allocated, by stack. Sampling slows the server, so the
+// p99 of a sampled run means nothing.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -37,6 +39,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '3' },
     sample: { type: 'boolean', default: false },
+    'sample-all': { type: 'boolean', default: false },
   },
 });
 const frameworks = values.frameworks.split(',');
@@ -64,7 +67,8 @@ function gcTotals(text) {
   return t;
 }
 
-const sampleDir = values.sample ? mkdtempSync(join(tmpdir(), 'tracewire-promoted-')) : undefined;
+const sampleAll = values['sample-all'];
+const sampleDir = values.sample || sampleAll ? mkdtempSync(join(tmpdir(), 'tracewire-promoted-')) : undefined;
 
 /** The sampler's rows (see promoted-sampler.cjs), once the server has written them. */
 async function sampled(file) {
@@ -81,6 +85,7 @@ async function slice(sinkUrl, framework, mode, n) {
   const flags = ['--trace-gc-nvp'];
   if (sampleDir !== undefined) {
     env.PROMOTED_SAMPLE_OUT = join(sampleDir, `${n}.jsonl`);
+    if (sampleAll) env.PROMOTED_SAMPLE_ALL = '1';
     flags.push('--expose-gc', '-r', join(here, 'promoted-sampler.cjs'));
   }
   const server = await startProcess(
@@ -117,6 +122,8 @@ async function slice(sinkUrl, framework, mode, n) {
       markCompacts: gc.markCompacts,
       maxPause: gc.pauses.length > 0 ? Math.max(...gc.pauses) : 0,
       seconds: secs,
+      // Requests served while the sampler ran (it starts before the unmeasured second).
+      requests: r.total,
       stacks,
     };
   } finally {
@@ -168,7 +175,7 @@ for (const framework of frameworks) {
   }
 }
 
-if (values.sample) {
+if (values.sample && !sampleAll) {
   for (const framework of frameworks) {
     for (const mode of modes) {
       const last = rows.filter((r) => r.framework === framework && r.mode === mode).at(-1);
@@ -178,6 +185,23 @@ if (values.sample) {
       );
       for (const s of last.stacks.slice(0, 8))
         console.log(`${String(Math.round(s.bytes / 1024)).padStart(6)} KB  ${s.stack}`);
+    }
+  }
+}
+
+if (sampleAll) {
+  // Bytes per request by allocation stack: a sample stands for ~8 KiB of allocations, so a stack
+  // needs thousands of requests behind it before its figure means much.
+  for (const framework of frameworks) {
+    for (const mode of modes) {
+      const last = rows.filter((r) => r.framework === framework && r.mode === mode).at(-1);
+      const n = Math.max(1, last.requests);
+      const total = last.stacks.reduce((a, s) => a + s.bytes, 0);
+      console.log(
+        `\n${framework} ${mode}: ${(total / n).toFixed(0)} bytes per request sampled, every allocation kept (${n} requests); top stacks (innermost first)`,
+      );
+      for (const s of last.stacks.slice(0, 12))
+        console.log(`${String(Math.round(s.bytes / n)).padStart(6)} B/request  ${s.stack}`);
     }
   }
 }

@@ -4,10 +4,13 @@
 // profiler with the samples of objects a scavenge frees left out (those a mark-compact frees are
 // kept), the second forces two scavenges, so that young garbage not yet collected drops out too,
 // stops it and writes the allocation stacks by bytes to PROMOTED_SAMPLE_OUT as JSON lines.
+// With PROMOTED_SAMPLE_ALL=1 (`gc.mjs --sample-all`) every allocation is kept instead, garbage
+// included: where a request's bytes are allocated, whether they survive or not.
 const { Session } = require('node:inspector');
 const { writeFileSync } = require('node:fs');
 
 const out = process.env.PROMOTED_SAMPLE_OUT;
+const all = process.env.PROMOTED_SAMPLE_ALL === '1';
 const session = new Session();
 session.connect();
 let sampling = false;
@@ -24,12 +27,12 @@ process.on('SIGUSR2', () => {
     session.post('HeapProfiler.startSampling', {
       samplingInterval: 8192,
       includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: false,
+      includeObjectsCollectedByMinorGC: all,
     });
     return;
   }
   sampling = false;
-  if (typeof global.gc === 'function') {
+  if (!all && typeof global.gc === 'function') {
     global.gc({ type: 'minor' });
     global.gc({ type: 'minor' });
   }
