@@ -43,21 +43,26 @@ const nodes = opt('node', quick ? '20' : node24 && existsSync(node24) ? '20,24' 
 const nodeBin = (v) => (v === '24' ? node24 : process.execPath);
 const frameworks = opt('frameworks', quick ? 'express' : FRAMEWORKS.join(',')).split(',');
 const modes = opt('modes', MODES.join(',')).split(',');
-let rounds = Number(opt('rounds', quick ? 1 : 8));
-let seconds = Number(opt('duration', quick ? 1 : 2));
-let warmupSeconds = Number(opt('warmup', quick ? 0.5 : 2));
-// The fixed-load latency phase: as many rounds as the saturation phase (a p99 of one 2 s slice on a
-// shared VM moves by several milliseconds; its median over rounds is what is compared).
-let latencyRounds = Number(opt('latency-rounds', rounds));
-let latencyWarmupSeconds = Number(opt('latency-warmup', quick ? 0.5 : 1));
-// The fixed load is half of bare's saturated req/s, at most this (what paced.mjs sends steadily).
-let latencyMaxRate = Number(opt('latency-max-rate', 20_000));
-// The sustained-load phase: fewer, longer slices, each after a longer unmeasured warm-up. 30 s: a
-// fresh server's heap is still growing for its first ~20 s under load, and the mark-compacts of
-// that growth fell in the measured seconds with 8 s (docs/performance.md, "Eighth pass").
-let sustainedRounds = Number(opt('sustained-rounds', quick ? 1 : 3));
-let sustainedSeconds = Number(opt('sustained-duration', quick ? 1 : 12));
-let sustainedWarmupSeconds = Number(opt('sustained-warmup', quick ? 0.5 : 30));
+// How a run runs. Saved with its results, so that --render describes a saved run with the options
+// it ran with, whatever today's defaults are (see below).
+const cliRounds = Number(opt('rounds', quick ? 1 : 8));
+const cliSettings = {
+  rounds: cliRounds,
+  seconds: Number(opt('duration', quick ? 1 : 2)),
+  warmupSeconds: Number(opt('warmup', quick ? 0.5 : 2)),
+  // The fixed-load latency phase: as many rounds as the saturation phase (a p99 of one 2 s slice on
+  // a shared VM moves by several milliseconds; its median over rounds is what is compared).
+  latencyRounds: Number(opt('latency-rounds', cliRounds)),
+  latencyWarmupSeconds: Number(opt('latency-warmup', quick ? 0.5 : 1)),
+  // The fixed load is half of bare's saturated req/s, at most this (what paced.mjs sends steadily).
+  latencyMaxRate: Number(opt('latency-max-rate', 20_000)),
+  // The sustained-load phase: fewer, longer slices, each after a longer unmeasured warm-up. 30 s: a
+  // fresh server's heap is still growing for its first ~20 s under load, and the mark-compacts of
+  // that growth fell in the measured seconds with 8 s (docs/performance.md, "Eighth pass").
+  sustainedRounds: Number(opt('sustained-rounds', quick ? 1 : 3)),
+  sustainedSeconds: Number(opt('sustained-duration', quick ? 1 : 12)),
+  sustainedWarmupSeconds: Number(opt('sustained-warmup', quick ? 0.5 : 30)),
+};
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
 );
@@ -76,23 +81,10 @@ const pkgVersion = (name) => {
 const renderArg = opt('render', undefined);
 const render = renderArg && resolve(process.env.INIT_CWD ?? process.cwd(), renderArg);
 const results = render === undefined ? [] : JSON.parse(readFileSync(render, 'utf8'));
-// How the run ran: saved with it, so that --render describes it rightly whatever today's defaults
-// are (runs saved before the eighth pass have no settings: pass the options they ran with).
-const saved = results[0]?.settings;
-if (saved !== undefined) {
-  ({
-    rounds,
-    seconds,
-    warmupSeconds,
-    latencyRounds,
-    latencyWarmupSeconds,
-    latencyMaxRate,
-    sustainedRounds,
-    sustainedSeconds,
-    sustainedWarmupSeconds,
-  } = saved);
-}
-const settings = {
+// A saved run's own settings win (runs saved before the eighth pass have none: pass the options
+// they ran with).
+const settings = { ...cliSettings, ...results[0]?.settings };
+const {
   rounds,
   seconds,
   warmupSeconds,
@@ -102,7 +94,7 @@ const settings = {
   sustainedRounds,
   sustainedSeconds,
   sustainedWarmupSeconds,
-};
+} = settings;
 const measuredOn = (render === undefined ? new Date() : new Date(results[0]?.date ?? statSync(render).mtime))
   .toISOString()
   .slice(0, 10);
@@ -111,21 +103,8 @@ for (const v of render === undefined ? nodes : []) {
   console.log(
     `\nNode ${version(bin)}: ${frameworks.join(', ')} × ${modes.join(', ')} × ${rounds} round(s) × ${seconds} s`,
   );
-  const r = await runOverhead({
-    nodeBin: bin,
-    frameworks,
-    modes,
-    rounds,
-    seconds,
-    warmupSeconds,
-    latencyRounds,
-    latencyWarmupSeconds,
-    latencyMaxRate,
-    sustainedRounds,
-    sustainedSeconds,
-    sustainedWarmupSeconds,
-    bundles,
-  });
+  // The settings' names are runOverhead's options.
+  const r = await runOverhead({ nodeBin: bin, frameworks, modes, ...settings, bundles });
   results.push({ node: version(bin), date: new Date().toISOString(), settings, ...r });
 }
 

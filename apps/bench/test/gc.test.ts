@@ -21,23 +21,27 @@ function run(args: string[]): Promise<string> {
   });
 }
 
+/** gc.mjs on Express bare and traced, one short round at 2,000 req/s, with `sampler`. */
+const runExpress = (sampler: string) =>
+  run([
+    '--frameworks',
+    'express',
+    '--modes',
+    'bare,tracewire',
+    '--rate',
+    '2000',
+    '--seconds',
+    '1',
+    '--warmup',
+    '1',
+    '--rounds',
+    '1',
+    sampler,
+  ]);
+
 describe('gc.mjs', () => {
   it('counts each configuration’s scavenges and promoted bytes, and samples where they were allocated', async () => {
-    const out = await run([
-      '--frameworks',
-      'express',
-      '--modes',
-      'bare,tracewire',
-      '--rate',
-      '2000',
-      '--seconds',
-      '1',
-      '--warmup',
-      '1',
-      '--rounds',
-      '1',
-      '--sample',
-    ]);
+    const out = await runExpress('--sample');
     const rows = out
       .split('\n')
       .filter((l) => l.startsWith('| express |'))
@@ -67,21 +71,7 @@ describe('gc.mjs', () => {
   }, 150_000);
 
   it('with --sample-all, says how many bytes a request allocates and where, garbage included', async () => {
-    const out = await run([
-      '--frameworks',
-      'express',
-      '--modes',
-      'bare,tracewire',
-      '--rate',
-      '2000',
-      '--seconds',
-      '1',
-      '--warmup',
-      '1',
-      '--rounds',
-      '1',
-      '--sample-all',
-    ]);
+    const out = await runExpress('--sample-all');
     const perRequest = (mode: string) => {
       const m = new RegExp(
         `express ${mode}: (\\d+) bytes per request sampled, every allocation kept \\((\\d+) requests\\)`,
