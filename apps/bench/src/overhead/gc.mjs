@@ -68,6 +68,10 @@ function gcTotals(text) {
 }
 
 const sampleAll = values['sample-all'];
+if (sampleAll && values.sample) {
+  console.error('gc.mjs: --sample and --sample-all sample differently; give one of them');
+  process.exit(2);
+}
 const sampleDir = values.sample || sampleAll ? mkdtempSync(join(tmpdir(), 'tracewire-promoted-')) : undefined;
 
 /** The sampler's rows (see promoted-sampler.cjs), once the server has written them. */
@@ -175,7 +179,7 @@ for (const framework of frameworks) {
   }
 }
 
-if (values.sample && !sampleAll) {
+if (values.sample) {
   for (const framework of frameworks) {
     for (const mode of modes) {
       const last = rows.filter((r) => r.framework === framework && r.mode === mode).at(-1);

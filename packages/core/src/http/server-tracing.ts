@@ -191,16 +191,16 @@ function begin(
     let span: Span;
     const lazy = lazyTracer(cfg);
     if (lazy !== undefined) {
-      // tracewire's tracer only reads the options: one shared object unless a start time is given.
-      const options = startTime === undefined ? SERVER_OPTIONS : { kind: SpanKind.SERVER, startTime };
       // tracewire's tracer: attributes are built only for a span that records (or for a sampler
-      // that reads them), so an unsampled request costs no attribute work.
+      // that reads them), so an unsampled request costs no attribute work. It only reads the
+      // options: one shared object unless a start time is given.
       scratch.cfg = cfg;
       scratch.req = req;
       scratch.path = path;
       scratch.query = query;
       scratch.rawMethod = rawMethod;
       scratch.method = method;
+      const options = startTime === undefined ? SERVER_OPTIONS : { kind: SpanKind.SERVER, startTime };
       try {
         span = lazy[START_SPAN_LAZY](name, options, parent, buildStartAttributes, scratch);
       } finally {
