@@ -179,33 +179,28 @@ for (const framework of frameworks) {
   }
 }
 
-if (values.sample) {
+if (sampleDir !== undefined) {
+  // `--sample`: what survived scavenges, in KB. `--sample-all`: bytes per request, every
+  // allocation kept; a sample stands for ~8 KiB of allocations, so a stack needs thousands of
+  // requests behind it before its figure means much.
   for (const framework of frameworks) {
     for (const mode of modes) {
       const last = rows.filter((r) => r.framework === framework && r.mode === mode).at(-1);
       const total = last.stacks.reduce((a, s) => a + s.bytes, 0);
-      console.log(
-        `\n${framework} ${mode}: ${(total / 1024).toFixed(0)} KB sampled that survived scavenges; top stacks (innermost first)`,
-      );
-      for (const s of last.stacks.slice(0, 8))
-        console.log(`${String(Math.round(s.bytes / 1024)).padStart(6)} KB  ${s.stack}`);
-    }
-  }
-}
-
-if (sampleAll) {
-  // Bytes per request by allocation stack: a sample stands for ~8 KiB of allocations, so a stack
-  // needs thousands of requests behind it before its figure means much.
-  for (const framework of frameworks) {
-    for (const mode of modes) {
-      const last = rows.filter((r) => r.framework === framework && r.mode === mode).at(-1);
       const n = Math.max(1, last.requests);
-      const total = last.stacks.reduce((a, s) => a + s.bytes, 0);
-      console.log(
-        `\n${framework} ${mode}: ${(total / n).toFixed(0)} bytes per request sampled, every allocation kept (${n} requests); top stacks (innermost first)`,
-      );
-      for (const s of last.stacks.slice(0, 12))
-        console.log(`${String(Math.round(s.bytes / n)).padStart(6)} B/request  ${s.stack}`);
+      const [heading, top, size] = sampleAll
+        ? [
+            `${(total / n).toFixed(0)} bytes per request sampled, every allocation kept (${n} requests)`,
+            12,
+            (bytes) => `${String(Math.round(bytes / n)).padStart(6)} B/request`,
+          ]
+        : [
+            `${(total / 1024).toFixed(0)} KB sampled that survived scavenges`,
+            8,
+            (bytes) => `${String(Math.round(bytes / 1024)).padStart(6)} KB`,
+          ];
+      console.log(`\n${framework} ${mode}: ${heading}; top stacks (innermost first)`);
+      for (const s of last.stacks.slice(0, top)) console.log(`${size(s.bytes)}  ${s.stack}`);
     }
   }
 }
