@@ -10,7 +10,13 @@ import { decodeJson, decodeProtobuf, decodeSpanFlags } from '@tracewire/test-uti
 import { describe, expect, it } from 'vitest';
 import type { ReadableSpan } from '../sdk/types.js';
 import { encodeTraceRequestJson } from './otlp-json.js';
-import { decodePartialSuccess, encodeTraceRequest, encodeTraceRequestView } from './otlp-proto.js';
+import {
+  decodePartialSuccess,
+  encodeSpanRecord,
+  encodeTraceRequest,
+  encodeTraceRequestFromRecords,
+  encodeTraceRequestView,
+} from './otlp-proto.js';
 import { hexId, httpAttributes, testResource, testSpan } from './test-spans.js';
 
 const NS = 1_000_000_000n;
@@ -311,6 +317,50 @@ describe('OTLP protobuf encoder', () => {
         expect(d.attributes).toEqual({ 'clé.été': `v${i}`, [longKey]: i % 3, [`dyn.${i % 600}`]: i });
       });
     }
+  });
+
+  it('copies seen names and keys of every length exactly, into records written back to back', () => {
+    // Names and keys seen before are copied four bytes at a time: lengths 1 to 13 cover every
+    // remainder, and a 141-byte one has a two-byte length. Round 0 encodes them, rounds 1 and 2
+    // copy them (the values change, so each key is copied with a new value after it).
+    const texts = [...Array.from({ length: 13 }, (_, i) => 'abcdefghijklm'.slice(0, i + 1)), 'é'.repeat(70)];
+    const resource = testResource({ 'service.name': 'words' });
+    const scope = { name: 'words' };
+    const MARK = 0xa5;
+    const target = Buffer.alloc(256 * 1024, MARK);
+    const off: number[] = [];
+    const len: number[] = [];
+    const expected: { name: string; attributes: Record<string, unknown> }[] = [];
+    let at = 3;
+    for (let round = 0; round < 3; round++) {
+      texts.forEach((t, i) => {
+        const attributes = { [t]: round * 100 + i, [`${t}.s`]: `v${round}-${i}` };
+        expected.push({ name: t, attributes });
+        const end = encodeSpanRecord(testSpan({ name: t, resource, scope, attributes }), target, at);
+        off.push(at);
+        len.push(end - at);
+        at = end; // as the span arena writes them
+      });
+    }
+    // Nothing before the first record was written. Each later record starts where the last one
+    // ended, so a record that wrote before its start would show below as a wrong earlier span.
+    expect([...target.subarray(0, 3)]).toEqual([MARK, MARK, MARK]);
+    const n = off.length;
+    const request = encodeTraceRequestFromRecords(
+      {
+        length: n,
+        chunk: Array.from({ length: n }, () => ({ buf: target })),
+        off: Int32Array.from(off),
+        len: Int32Array.from(len),
+        resource: Array.from({ length: n }, () => resource),
+        scope: Array.from({ length: n }, () => scope),
+      },
+      0,
+      n,
+    );
+    expect(
+      decodeProtobuf(Buffer.from(request)).map((d) => ({ name: d.name, attributes: d.attributes })),
+    ).toEqual(expected);
   });
 
   it('writes the parent of an SDK 1.x span, which has parentSpanId and no parentSpanContext', () => {
