@@ -114,7 +114,7 @@ function putVarint64(lo: number, hi: number): void {
   buf[pos++] = lo;
 }
 
-/** A little-endian fixed32 (fixed64 halves, flags). Caller ensured space. */
+/** A little-endian fixed32 (span and link flags; `putTime` writes its two halves itself). Caller ensured space. */
 function putFixed32(v: number): void {
   view().setInt32(pos, v, true);
   pos += 4;
