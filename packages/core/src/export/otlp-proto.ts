@@ -257,32 +257,14 @@ function putHexId(t: number, hex: string): void {
  * A bytes field copied from the id generator's random block (see `Span.traceIdBlock`), four bytes at
  * a time: `n` is 16 (trace id) or 8 (span id). `t` is below 0x80.
  */
-function putIdBytes(t: number, block: Uint8Array, off: number, n: number): void {
+function putIdBytes(t: number, src: DataView, off: number, n: number): void {
   ensure(n + 8);
-  const src = blockView(block);
   const v = view();
   let p = pos;
   buf[p++] = t;
   buf[p++] = n;
   for (let i = 0; i < n; i += 4) v.setInt32(p + i, src.getInt32(off + i, true), true);
   pos = p + n;
-}
-
-// DataViews of the last two id blocks: a span's trace id and span id are in one block, or (a child
-// span) in its parent's block and the current one.
-let blockA: Uint8Array | undefined;
-let blockViewA: DataView | undefined;
-let blockB: Uint8Array | undefined;
-let blockViewB: DataView | undefined;
-
-function blockView(block: Uint8Array): DataView {
-  if (block === blockA) return blockViewA!;
-  if (block === blockB) return blockViewB!;
-  blockB = blockA;
-  blockViewB = blockViewA;
-  blockA = block;
-  blockViewA = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  return blockViewA;
 }
 
 function putUint32Field(t: number, v: number): void {

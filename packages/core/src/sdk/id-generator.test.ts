@@ -37,12 +37,24 @@ describe('RandomIdGenerator', () => {
 
   it('records where the last id came from, so the encoder can copy its bytes', () => {
     const ids = new RandomIdGenerator();
+    const hexAt = (n: number): string => {
+      const v = ids.lastBlock;
+      return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString(
+        'hex',
+        ids.lastOffset,
+        ids.lastOffset + n,
+      );
+    };
+    const blocks = new Set<ArrayBufferLike>();
+    // 700 pairs span three 8 KiB blocks: each new block gets its own view.
     for (let i = 0; i < 700; i++) {
       const t = ids.generateTraceId();
-      expect(ids.lastBlock.toString('hex', ids.lastOffset, ids.lastOffset + 16)).toBe(t);
+      expect(hexAt(16)).toBe(t);
       const s = ids.generateSpanId();
-      expect(ids.lastBlock.toString('hex', ids.lastOffset, ids.lastOffset + 8)).toBe(s);
+      expect(hexAt(8)).toBe(s);
+      blocks.add(ids.lastBlock.buffer);
     }
+    expect(blocks.size).toBe(3);
   });
 
   it('an id kept alive keeps little memory alive (not the 16 KiB hex string of its whole block)', () => {

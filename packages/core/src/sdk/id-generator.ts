@@ -30,6 +30,10 @@ const SECTION_BYTES = 256;
 const ZERO_TRACE_ID = '00000000000000000000000000000000';
 const ZERO_SPAN_ID = '0000000000000000';
 
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /**
  * Generates random ids from a pooled, cryptographically secure random block.
  *
@@ -41,22 +45,24 @@ const ZERO_SPAN_ID = '0000000000000000';
  */
 export class RandomIdGenerator implements IdGenerator {
   #bytes = Buffer.allocUnsafeSlow(POOL_BYTES);
+  #view = viewOf(this.#bytes);
   /** Byte offset of the section `#hex` encodes; `POOL_BYTES` before the first block is drawn. */
   #section = POOL_BYTES;
   #hex = '';
   #offset = 0;
   /**
    * @internal The random bytes the last id was taken from, and where (a byte offset): the OTLP
-   * encoder copies an id's bytes from here instead of parsing its hex. A block is never refilled,
-   * a new one is allocated, so the bytes stay valid for as long as a span holds them.
+   * encoder copies an id's bytes from here, four at a time, instead of parsing its hex. A block is
+   * never refilled, a new one is allocated, so the bytes stay valid for as long as a span holds
+   * them. A DataView, made once per block, so that the encoder needs no view of its own per span.
    */
-  lastBlock: Buffer = this.#bytes;
+  lastBlock: DataView = this.#view;
   lastOffset = 0;
 
   #take(chars: number): string {
     if (this.#offset + chars > this.#hex.length) this.#nextSection();
     const id = this.#hex.substring(this.#offset, this.#offset + chars);
-    this.lastBlock = this.#bytes;
+    this.lastBlock = this.#view;
     this.lastOffset = this.#section + (this.#offset >>> 1);
     this.#offset += chars;
     return id;
@@ -68,6 +74,7 @@ export class RandomIdGenerator implements IdGenerator {
     if (section >= POOL_BYTES) {
       this.#bytes = Buffer.allocUnsafeSlow(POOL_BYTES);
       randomFillSync(this.#bytes);
+      this.#view = viewOf(this.#bytes);
       section = 0;
     }
     this.#section = section;

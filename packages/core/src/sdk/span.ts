@@ -106,9 +106,9 @@ export class Span implements ApiSpan, ReadableSpan {
    * generator), so the OTLP encoder copies them instead of parsing hex; undefined when unknown
    * (another id generator, a remote parent).
    */
-  traceIdBlock: Buffer | undefined = undefined;
+  traceIdBlock: DataView | undefined = undefined;
   traceIdOffset = 0;
-  spanIdBlock: Buffer | undefined = undefined;
+  spanIdBlock: DataView | undefined = undefined;
   spanIdOffset = 0;
 
   readonly #spanContext: SpanContext;
@@ -212,7 +212,7 @@ export class Span implements ApiSpan, ReadableSpan {
   }
 
   /** @internal Set by the tracer right after construction (see {@link traceIdBlock}). */
-  setIdBytes(traceBlock: Buffer | undefined, traceOff: number, spanBlock: Buffer, spanOff: number): void {
+  setIdBytes(traceBlock: DataView | undefined, traceOff: number, spanBlock: DataView, spanOff: number): void {
     this.traceIdBlock = traceBlock;
     this.traceIdOffset = traceOff;
     this.spanIdBlock = spanBlock;

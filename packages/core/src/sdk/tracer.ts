@@ -134,9 +134,9 @@ export class Tracer implements ApiTracer, SpanOwner {
     const ids = state.idGenerator;
     const spanId = ids.generateSpanId();
     // With the built-in generator, where the ids' bytes are (copied by the OTLP encoder).
-    let spanBlock: Buffer | undefined;
+    let spanBlock: DataView | undefined;
     let spanOff = 0;
-    let traceBlock: Buffer | undefined;
+    let traceBlock: DataView | undefined;
     let traceOff = 0;
     const random = state.idBytes ? (ids as RandomIdGenerator) : undefined;
     if (random !== undefined) {
