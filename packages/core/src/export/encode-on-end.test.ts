@@ -80,6 +80,27 @@ describe('encode on end (spans encoded when they end, requests assembled from th
     }
   });
 
+  it('writes minimal length prefixes for every request size across the 2-to-3-byte boundary (16 KiB)', () => {
+    // One resource and scope (the fast path) and two of each: requests of 1 to 140 spans of
+    // ~300 bytes cross 16 KiB, where a ResourceSpans or ScopeSpans length needs a third byte.
+    for (const groups of [1, 2]) {
+      const spans = Array.from({ length: 140 }, (_, i) =>
+        testSpan({
+          name: `s${i}`,
+          resource: groups === 2 && i % 2 === 1 ? resB : resA,
+          scope: groups === 2 && i % 3 === 1 ? scope2 : scope1,
+          attributes: httpAttributes(i),
+        }),
+      );
+      const records = toRecords(new SpanArena(), spans);
+      for (let n = 1; n <= spans.length; n++) {
+        const direct = Buffer.from(encodeTraceRequestView(spans.slice(0, n)));
+        const assembled = Buffer.from(encodeTraceRequestFromRecords(records, 0, n));
+        expect(assembled.equals(direct), `${groups} group(s), ${n} spans`).toBe(true);
+      }
+    }
+  });
+
   it('delivers every span with its resource, scope and attributes through the processor', async () => {
     const receiver = await startOtlpReceiver();
     // A low request cap forces split requests over pre-encoded records too.

@@ -890,14 +890,21 @@ function putResourceRecords(
   from: number,
   to: number,
 ): void {
+  // Length prefixes sized from the records' bytes plus room for the resource and scope messages,
+  // so that endLen need not move the whole request to fit a prefix of another size (a fixed
+  // 4-byte guess moved a 75 KB request twice per export).
+  let bytes = 0;
+  for (const sg of scopes) bytes += recordBytes(r, sg.idx, from, to);
   ensure(8);
   buf[pos++] = tag(1, LEN); // ExportTraceServiceRequest.resource_spans
-  const at = beginLen(4);
+  const reserve = varintSize(bytes + RESOURCE_ROOM);
+  const at = beginLen(reserve);
   putResource(res);
   for (const sg of scopes) {
     ensure(8);
     buf[pos++] = tag(2, LEN); // ResourceSpans.scope_spans
-    const sat = beginLen(4);
+    const scopeReserve = varintSize(recordBytes(r, sg.idx, from, to) + SCOPE_ROOM);
+    const sat = beginLen(scopeReserve);
     const scope = sg.scope;
     putScope(scope);
     // The records: already complete ScopeSpans.spans fields. Adjacent ones are copied at once.
@@ -921,10 +928,24 @@ function putResourceRecords(
     }
     if (runBuf !== undefined) copyRun(runBuf, runStart, runEnd);
     if (scope.schemaUrl) putString(tag(3, LEN), scope.schemaUrl);
-    endLen(sat, 4);
+    endLen(sat, scopeReserve);
   }
   if (res?.schemaUrl) putString(tag(3, LEN), res.schemaUrl);
-  endLen(at, 4);
+  endLen(at, reserve);
+}
+
+/** Room assumed for a Resource message (and a schema URL) beside its records. */
+const RESOURCE_ROOM = 4096;
+/** Room assumed for an InstrumentationScope message (and a schema URL) beside its records. */
+const SCOPE_ROOM = 1024;
+
+/** Bytes of the records `idx` lists, or (undefined) of all of `from .. to`. */
+function recordBytes(r: SpanRecords, idx: number[] | undefined, from: number, to: number): number {
+  const len = r.len;
+  let n = 0;
+  if (idx === undefined) for (let i = from; i < to; i++) n += len[i]!;
+  else for (let k = 0; k < idx.length; k++) n += len[idx[k]!]!;
+  return n;
 }
 
 function copyRun(src: Buffer, start: number, end: number): void {
