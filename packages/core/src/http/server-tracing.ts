@@ -202,7 +202,16 @@ function begin(
       scratch.method = method;
       const options = startTime === undefined ? SERVER_OPTIONS : { kind: SpanKind.SERVER, startTime };
       try {
-        span = lazy[START_SPAN_LAZY](name, options, parent, buildStartAttributes, scratch);
+        // Without captured headers (arrays) every start attribute is a string or a number: the
+        // span may keep the object without checking it (handoff.ts, `typed`).
+        span = lazy[START_SPAN_LAZY](
+          name,
+          options,
+          parent,
+          buildStartAttributes,
+          scratch,
+          cfg.requestHeaders === undefined,
+        );
       } finally {
         scratch.cfg = undefined;
         scratch.req = undefined;
@@ -345,7 +354,10 @@ function startAttributes(
     const first = xff === undefined ? undefined : firstListItem(xff);
     if (first !== undefined) client = parseClientAddress(first);
   }
-  const peerAddress = socket?.remoteAddress;
+  // Checked: a socket stand-in (a test double, a proxy library's) may give anything here, and the
+  // span may keep these values unchecked (see `typed` in handoff.ts).
+  const peer = socket?.remoteAddress;
+  const peerAddress = typeof peer === 'string' ? peer : undefined;
   if (client === undefined && peerAddress !== undefined) client = peerAddress;
   if (client !== undefined) attributes['client.address'] = client;
   if (peerAddress !== undefined) attributes['network.peer.address'] = peerAddress;
@@ -364,7 +376,7 @@ function startAttributes(
   if (query !== undefined) attributes['url.query'] = redactQuery(query, cfg.redactKeys);
   if (peerAddress !== undefined) {
     const peerPort = socket?.remotePort;
-    if (peerPort !== undefined) attributes['network.peer.port'] = peerPort;
+    if (typeof peerPort === 'number') attributes['network.peer.port'] = peerPort;
   }
   return attributes;
 }
@@ -406,6 +418,7 @@ interface LazyTracer {
     ctx: Context,
     build: (arg: typeof scratch) => Attributes,
     arg: typeof scratch,
+    typed: boolean,
   ): Span;
 }
 

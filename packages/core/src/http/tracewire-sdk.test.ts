@@ -190,6 +190,104 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
     }
   });
 
+  it('applies span limits to the request attributes: long values cut, attributes past the count dropped', async () => {
+    const cut = new TracewireTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+      spanLimits: { attributeValueLengthLimit: 4 },
+    });
+    const few = new TracewireTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+      spanLimits: { attributeCountLimit: 3 },
+    });
+    const handler = (_req: unknown, res: import('node:http').ServerResponse) => res.end();
+    const s2 = await serve({ tracerProvider: cut }, handler);
+    const s3 = await serve({ tracerProvider: few }, handler);
+    try {
+      await fetch(`${s2.url}/users/12345`, { headers: { 'user-agent': 'a-long-agent/1.0' } });
+      const [long] = await spans(1);
+      expect(long?.attributes).toMatchObject({
+        'url.path': '/use',
+        'user_agent.original': 'a-lo',
+        'url.scheme': 'http',
+        'http.response.status_code': 200,
+      });
+      finished.length = 0;
+      // The same request unlimited, on the shared server (no route set there either: a 404).
+      await fetch(`${s.url}/nope`);
+      const [full] = await spans(1);
+      const all = Object.keys(full?.attributes ?? {}).length;
+      finished.length = 0;
+      await fetch(`${s3.url}/nope`);
+      const [capped] = await spans(1);
+      expect(Object.keys(capped?.attributes ?? {})).toEqual([
+        'http.request.method',
+        'url.scheme',
+        'server.address',
+      ]);
+      expect(all).toBeGreaterThan(10);
+      expect(capped?.droppedAttributesCount).toBe(all - 3);
+    } finally {
+      await s2.close();
+      await s3.close();
+      await cut.shutdown();
+      await few.shutdown();
+    }
+  });
+
+  it('counts attributes added by user code against the limit after the request attributes', async () => {
+    // 16 is the most attributes the lifecycle may hand over unchecked: the span must still count them.
+    const sixteen = new TracewireTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+      spanLimits: { attributeCountLimit: 16 },
+    });
+    const s2 = await serve({ tracerProvider: sixteen }, (_req, res) => {
+      const span = trace.getActiveSpan();
+      for (let i = 0; i < 20; i++) span?.setAttribute(`app.extra.${i}`, i);
+      res.end();
+    });
+    try {
+      await fetch(`${s2.url}/a`);
+      const [span] = await spans(1);
+      const keys = Object.keys(span?.attributes ?? {});
+      expect(keys).toHaveLength(16);
+      expect(keys).toContain('url.path');
+      expect(keys).toContain('app.extra.0');
+      const requestAttributes = keys.filter((k) => !k.startsWith('app.')).length;
+      // every write past the 16th is dropped and counted: 20 extra, plus the status code at the end
+      expect(span?.droppedAttributesCount).toBe(requestAttributes + 20 + 1 - 16);
+    } finally {
+      await s2.close();
+      await sixteen.shutdown();
+    }
+  });
+
+  it('drops a request attribute that a custom sampler replaced with a value of the wrong type', async () => {
+    const rewriting: Sampler = {
+      shouldSample: (_c, _t, _n, _k, attributes) => {
+        (attributes as Record<string, unknown>)['url.path'] = { not: 'a valid value' };
+        return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      },
+      toString: () => 'Rewriting',
+    };
+    const own = new TracewireTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(memory)],
+      sampler: rewriting,
+    });
+    const s2 = await serve({ tracerProvider: own }, (_req, res) => res.end());
+    try {
+      await fetch(`${s2.url}/users/3`);
+      const [span] = await spans(1);
+      expect(span?.attributes).not.toHaveProperty('url.path');
+      expect(span?.attributes).toMatchObject({
+        'http.request.method': 'GET',
+        'http.response.status_code': 200,
+      });
+    } finally {
+      await s2.close();
+      await own.shutdown();
+    }
+  });
+
   it('gives an unsampled request a context that propagates its trace (sampled flag off), and records nothing', async () => {
     const off = new TracewireTracerProvider({
       spanProcessors: [new SimpleSpanProcessor(memory)],

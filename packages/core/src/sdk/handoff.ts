@@ -15,7 +15,18 @@ import type { Attributes } from '@opentelemetry/api';
 interface Handoff {
   /** An attributes object its creator gives up: the span that receives it may keep it. */
   attributes: Attributes | undefined;
+  /**
+   * The same object again when its creator also vouches for its contents: at most
+   * {@link TYPED_MAX_KEYS} keys, each a non-empty string other than `__proto__`, each value a
+   * string, number or boolean, and nobody else has seen it (built after sampling). The span then
+   * keeps it without looking at each value, unless a value length limit or a count limit below
+   * TYPED_MAX_KEYS needs them looked at.
+   */
+  typed: Attributes | undefined;
 }
+
+/** The most keys an object offered as {@link Handoff.typed} may have. */
+export const TYPED_MAX_KEYS = 16;
 
 const KEY = Symbol.for('tracewire.span.attributesHandoff');
 
@@ -24,7 +35,7 @@ export const handoff: Handoff = (() => {
   const g = globalThis as { [KEY]?: Handoff };
   let h = g[KEY];
   if (h === undefined) {
-    h = { attributes: undefined };
+    h = { attributes: undefined, typed: undefined };
     g[KEY] = h;
   }
   return h;

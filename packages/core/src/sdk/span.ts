@@ -26,7 +26,7 @@ import type {
 } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { copyArray, isAttributeValue, sanitizeAttributes, truncateValue } from './attributes.js';
-import { handoff } from './handoff.js';
+import { handoff, TYPED_MAX_KEYS } from './handoff.js';
 import {
   type Anchor,
   currentAnchor,
@@ -310,7 +310,17 @@ export class Span implements ApiSpan, ReadableSpan {
     const lengthLimit = limits.attributeValueLengthLimit;
     // An object the HTTP lifecycle gave up (see handoff.ts) is kept as is once checked: no copy.
     const owned = input === handoff.attributes;
-    if (owned) handoff.attributes = undefined;
+    if (owned) {
+      handoff.attributes = undefined;
+      if (input === handoff.typed) {
+        handoff.typed = undefined;
+        // Vouched for by its builder (handoff.ts): nothing to check, unless a limit could cut it.
+        if (lengthLimit === Number.POSITIVE_INFINITY && limits.attributeCountLimit >= TYPED_MAX_KEYS) {
+          this.#writes = TYPED_MAX_KEYS; // at least as many as its keys: see setAttribute's count
+          return input;
+        }
+      }
+    }
     const out: Attributes = owned ? input : {};
     let n = 0;
     for (const key in input) {

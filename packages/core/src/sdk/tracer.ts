@@ -91,6 +91,8 @@ export class Tracer implements ApiTracer, SpanOwner {
    * when they are used: `build(arg)` runs before sampling if the sampler may read attributes (a
    * custom one), otherwise only once the span is known to record. An unsampled request then costs
    * no attribute work at all. The built object is kept by the span without a copy (it is fresh).
+   * `typed`: `build` vouches for what it returns as handoff.ts's `typed` describes; the span then
+   * keeps an object built after sampling without checking each value.
    */
   [START_SPAN_LAZY]<A>(
     name: string,
@@ -98,8 +100,9 @@ export class Tracer implements ApiTracer, SpanOwner {
     ctx: Context,
     build: (arg: A) => Attributes,
     arg: A,
+    typed?: boolean,
   ): ApiSpan {
-    return this.#start(name, options, ctx, build as (arg: unknown) => Attributes, arg);
+    return this.#start(name, options, ctx, build as (arg: unknown) => Attributes, arg, typed === true);
   }
 
   #start(
@@ -108,6 +111,7 @@ export class Tracer implements ApiTracer, SpanOwner {
     ctx: Context,
     build: ((arg: unknown) => Attributes) | undefined,
     buildArg: unknown,
+    typed = false,
   ): ApiSpan {
     let parentContext = ctx;
     if (options?.root === true) parentContext = trace.deleteSpan(parentContext);
@@ -187,7 +191,11 @@ export class Tracer implements ApiTracer, SpanOwner {
     if (decision === SamplingDecision.NOT_RECORD) return new NonRecordingSpan(spanContext);
 
     if (build !== undefined) {
-      attributes ??= build(buildArg);
+      if (attributes === undefined) {
+        attributes = build(buildArg);
+        // Built only now: no sampler has seen it, so what its builder vouches for still holds.
+        if (typed) handoff.typed = attributes;
+      }
       // Fresh and held by nobody else: the span may keep it (handoff.ts).
       handoff.attributes = attributes;
     }
@@ -206,7 +214,10 @@ export class Tracer implements ApiTracer, SpanOwner {
         result.attributes,
       );
     } finally {
-      if (build !== undefined) handoff.attributes = undefined;
+      if (build !== undefined) {
+        handoff.attributes = undefined;
+        handoff.typed = undefined;
+      }
     }
     if (spanBlock !== undefined) span.setIdBytes(traceBlock, traceOff, spanBlock, spanOff);
     return span;
