@@ -1,4 +1,4 @@
-import { context, trace } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import { createHttpServerTracing, type ServerRequestTrace } from '@tracewire/core';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -7,6 +7,10 @@ import { errorMessage, report } from '@tracewire/core';
 import { ExpressRequest, REQUEST_STATE, type TracedRequest, UNTRACED } from './request-state.js';
 import { subscribeRouterChannel } from './router-channel.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { context, trace } = api;
 
 const prependListener = EventEmitter.prototype.prependListener;
 

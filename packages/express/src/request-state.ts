@@ -1,8 +1,13 @@
-import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import type { ServerRequestTrace } from '@tracewire/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorMessage, report } from '@tracewire/core';
 import { type ExpressRoute, isExpressApp, resolveRouteTemplate, topApp } from './route-template.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { SpanKind, SpanStatusCode } = api;
 
 /**
  * Where a request's tracing state lives on `req`. A registered symbol: the CJS and the ESM build

@@ -3,7 +3,8 @@
  * lifecycle. It knows nothing about semantic conventions, propagation or export: the core decides
  * names, attributes and status from the four things we tell it (began, route, error, finished).
  */
-import { type Context, context, diag, INVALID_SPAN_CONTEXT, type Span, trace } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import {
   createHttpServerTracing,
   type HttpServerTracingOptions,
@@ -19,6 +20,10 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { context, diag, INVALID_SPAN_CONTEXT, trace } = api;
 
 /**
  * The package version, reported as the instrumentation scope version. Kept equal to package.json by a test.

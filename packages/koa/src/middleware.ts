@@ -1,9 +1,14 @@
-import { context, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import { createHttpServerTracing, type ServerRequestTrace } from '@tracewire/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type KoaTracewireOptions, normaliseOptions } from './options.js';
 import { errorMessage, report } from '@tracewire/core';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { context, SpanKind, SpanStatusCode, trace } = api;
 
 /** Koa's `next`. */
 export type KoaNext = () => Promise<unknown>;

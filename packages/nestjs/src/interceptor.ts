@@ -3,11 +3,16 @@
  * exceptions raised inside Nest's pipeline (pipes, interceptors, the handler). The span itself,
  * its route, status and timing come from the Express or Fastify adapter underneath.
  */
-import { context, diag, type Span, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import type { ServerRequestTrace } from '@tracewire/core';
 import type { CallHandler, CanActivate, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { REQUEST_TRACE } from './setup.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { context, diag, trace } = api;
 
 /**
  * `nestjs.controller`: the controller class name (`UsersController`), set on the server span.

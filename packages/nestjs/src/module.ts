@@ -4,11 +4,15 @@
  * `inject`), so it needs no decorator metadata from the build that compiled it.
  */
 import type { DynamicModule, FactoryProvider, ModuleMetadata } from '@nestjs/common';
-import { diag } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
 import { TracewireGuard, TracewireInterceptor } from './interceptor.js';
 import { TRACEWIRE_OPTIONS, type TracewireNestOptions, validateOptions } from './options.js';
 import { applyTracewire, type HttpAdapterLike } from './setup.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { diag } = api;
 
 /**
  * Injection token of the setup provider (resolves to `{ platform }` once tracing is in place).

@@ -4,7 +4,7 @@
  * created the adapter (and the Express or Fastify instance) by then, and nothing of the request
  * pipeline has been registered on Express yet.
  */
-import { context, diag } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import {
   createHttpServerTracing,
   type HttpServerTracingOptions,
@@ -18,6 +18,10 @@ import {
 } from '@tracewire/fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { lifecycleOptions, type TracewireNestOptions } from './options.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { context, diag } = api;
 
 /** Shared with `@tracewire/fastify` (see its `REQUEST_TRACE`): the raw request's trace. */
 export const REQUEST_TRACE = Symbol.for('tracewire.requestTrace');

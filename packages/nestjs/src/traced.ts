@@ -1,9 +1,14 @@
 /**
  * `@Traced()`: a child span around a provider method, for sync, async and Observable returns.
  */
-import { type Context, context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
+import * as api from '@opentelemetry/api';
 import { Observable } from 'rxjs';
 import { SCOPE_NAME, VERSION } from './options.js';
+
+// Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
+// which V8 keeps in dictionary mode (see @tracewire/core's src/api.ts).
+const { context, SpanStatusCode, trace } = api;
 
 // The global API's tracer is a proxy: taken now, it follows an SDK registered later.
 const tracer = trace.getTracer(SCOPE_NAME, VERSION);

@@ -3,18 +3,15 @@
  * (suppressed? ignored? propagate?), start the CLIENT span, inject, record the response, end.
  * Attribute rules: semantic-conventions `docs/http/http-spans.md`, "HTTP client" (stable).
  */
+import type { Attributes, Context, Span, TextMapSetter } from '@opentelemetry/api';
 import {
-  type Attributes,
-  type Context,
   context as contextApi,
   isSpanContextValid,
   propagation,
-  type Span,
   SpanKind,
   SpanStatusCode,
-  type TextMapSetter,
   trace,
-} from '@opentelemetry/api';
+} from '../api.js';
 import { isTracingSuppressed } from '../export/suppress.js';
 import { redactQuery } from '../http/request-attributes.js';
 import { fenced, report } from '../sdk/report.js';

@@ -1,7 +1,8 @@
 /**
  * Options of `enableOutgoingTracing`, and their normalisation (once, at creation: STYLE.md rule 4).
  */
-import { type Span, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
+import type { Span, Tracer, TracerProvider } from '@opentelemetry/api';
+import { trace } from '../api.js';
 import { SDK_VERSION } from '../sdk/version.js';
 import { DEFAULT_REDACTED_QUERY_KEYS, knownMethodsFromEnv } from '../http/request-attributes.js';
 import { fenced } from '../sdk/report.js';

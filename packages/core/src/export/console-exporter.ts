@@ -2,7 +2,7 @@
  * A span exporter for debugging: prints each span as a readable block. Not for production (it
  * writes synchronously to stdout). Use it with `OTEL_TRACES_EXPORTER=console` or directly.
  */
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '../api.js';
 import { type ExportResult, ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';
 
 /** Options of {@link ConsoleSpanExporter}. */

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { gzip } from 'node:zlib';
-import { context } from '@opentelemetry/api';
+import { context } from '../api.js';
 import { envEnum, envKeyValueList, envNumber, envString } from '../sdk/env.js';
 import { report } from '../sdk/report.js';
 import { type ExportResult, ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';

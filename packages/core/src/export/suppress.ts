@@ -5,7 +5,8 @@
  * outgoing-request tracing must check `isTracingSuppressed(context.active())`. Without this, every
  * export would create a CLIENT span that is exported by the next export, forever.
  */
-import { type Context, createContextKey } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
+import { createContextKey } from '../api.js';
 
 export const SUPPRESS_TRACING_KEY = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 

@@ -6,22 +6,24 @@
  *
  * It uses only `@opentelemetry/api`, so it works with tracewire's SDK and with the official one.
  */
+import type {
+  Attributes,
+  Context,
+  Span,
+  SpanOptions,
+  TextMapGetter,
+  Tracer,
+  TracerProvider,
+} from '@opentelemetry/api';
 import {
-  type Attributes,
-  type Context,
   context as contextApi,
   INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
-  type Span,
   SpanKind,
-  type SpanOptions,
   SpanStatusCode,
-  type TextMapGetter,
-  type Tracer,
-  type TracerProvider,
   trace,
-} from '@opentelemetry/api';
+} from '../api.js';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { EMPTY_CONTEXT } from '../sdk/fast-context.js';

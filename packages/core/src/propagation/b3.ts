@@ -4,15 +4,8 @@
  * `b3` header and the `X-B3-*` headers (single takes precedence), keep the debug flag and treat it
  * as sampled, inject one encoding (single by default), never send `X-B3-ParentSpanId`.
  */
-import {
-  type Context,
-  createContextKey,
-  type TextMapGetter,
-  type TextMapPropagator,
-  type TextMapSetter,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
+import { createContextKey, TraceFlags, trace } from '../api.js';
 import { INVALID, isOws, isTracingSuppressed, isValidLowerHexId, reportFailure, single } from './carrier.js';
 
 export const B3_CONTEXT_HEADER = 'b3';

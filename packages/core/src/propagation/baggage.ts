@@ -13,16 +13,15 @@
  * Limits (§3.3.2): everything is propagated up to 64 members and 8192 bytes; beyond that whole
  * members are dropped, never a part of one.
  */
-import {
-  type Baggage,
-  type BaggageEntry,
-  baggageEntryMetadataFromString,
-  type Context,
-  propagation,
-  type TextMapGetter,
-  type TextMapPropagator,
-  type TextMapSetter,
+import type {
+  Baggage,
+  BaggageEntry,
+  Context,
+  TextMapGetter,
+  TextMapPropagator,
+  TextMapSetter,
 } from '@opentelemetry/api';
+import { baggageEntryMetadataFromString, propagation } from '../api.js';
 import { report } from '../sdk/report.js';
 import { detach, isOws, isTracingSuppressed, lowerHex, reportFailure } from './carrier.js';
 

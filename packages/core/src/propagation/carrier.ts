@@ -56,7 +56,7 @@ export function getInsensitive<C>(carrier: C, getter: TextMapGetter<C>, lowerNam
  *
  * @example
  * ```ts
- * import { propagation, context } from '@opentelemetry/api';
+ * import { propagation, context } from '../api.js';
  * import { caseInsensitiveGetter } from '@tracewire/core';
  * const ctx = propagation.extract(context.active(), { TraceParent: '00-…-01' }, caseInsensitiveGetter);
  * ```

@@ -3,7 +3,7 @@
  * (`specification/configuration/sdk-environment-variables.md`, "General SDK Configuration").
  */
 import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
-import { diag } from '@opentelemetry/api';
+import { diag } from '../api.js';
 import { B3Propagator } from './b3.js';
 import { W3CBaggagePropagator } from './baggage.js';
 import { reportFailure } from './carrier.js';

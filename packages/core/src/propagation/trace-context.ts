@@ -2,14 +2,14 @@
  * W3C Trace Context Level 2 propagation (`traceparent` + `tracestate`),
  * https://www.w3.org/TR/trace-context-2/ §3 "Trace Context HTTP Request Headers Format".
  */
-import {
-  type Context,
-  type SpanContext,
-  type TextMapGetter,
-  type TextMapPropagator,
-  type TextMapSetter,
-  trace,
+import type {
+  Context,
+  SpanContext,
+  TextMapGetter,
+  TextMapPropagator,
+  TextMapSetter,
 } from '@opentelemetry/api';
+import { trace } from '../api.js';
 import {
   detach,
   INVALID,

@@ -6,7 +6,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
-import { type Context, type ContextManager, ROOT_CONTEXT } from '@opentelemetry/api';
+import type { Context, ContextManager } from '@opentelemetry/api';
+import { ROOT_CONTEXT } from '../api.js';
 
 type Listener = (...args: unknown[]) => unknown;
 type Func = (...args: never[]) => unknown;

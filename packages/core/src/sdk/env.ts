@@ -5,7 +5,7 @@
  * case-insensitive `true`; enums are case-insensitive and unknown values are warned about and
  * ignored; numbers that do not parse are warned about and treated as unset.
  */
-import { diag } from '@opentelemetry/api';
+import { diag } from '../api.js';
 
 type Env = Record<string, string | undefined>;
 

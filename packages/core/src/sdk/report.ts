@@ -3,7 +3,7 @@
  * so a dead collector or a throwing hook under load does not flood the application's logs
  * (DESIGN.md, "Contracts that hold everywhere").
  */
-import { diag } from '@opentelemetry/api';
+import { diag } from '../api.js';
 
 const STATE = Symbol.for('tracewire.report');
 

@@ -3,16 +3,8 @@
  * with the official SDK's interface and `toString()` forms, so official samplers work with tracewire
  * and tracewire's samplers work with the official SDK.
  */
-import {
-  type Attributes,
-  type Context,
-  isSpanContextValid,
-  type Link,
-  type SpanKind,
-  TraceFlags,
-  type TraceState,
-  trace,
-} from '@opentelemetry/api';
+import type { Attributes, Context, Link, SpanKind, TraceState } from '@opentelemetry/api';
+import { isSpanContextValid, TraceFlags, trace } from '../api.js';
 
 /**
  * The sampling decision, numerically equal to the official SDK's `SamplingDecision` enum.

@@ -24,7 +24,7 @@ import type {
   SpanStatus,
   TimeInput,
 } from '@opentelemetry/api';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode } from '../api.js';
 import { copyArray, isAttributeValue, sanitizeAttributes, truncateValue } from './attributes.js';
 import { handoff, TYPED_MAX_KEYS } from './handoff.js';
 import {

@@ -9,17 +9,8 @@
  * The handle lives on `globalThis[Symbol.for('tracewire.sdk')]`, so the CJS and the ESM build of
  * @tracewire/core loaded in one process still share one SDK (dual package hazard).
  */
-import {
-  type Attributes,
-  context,
-  DiagConsoleLogger,
-  DiagLogLevel,
-  diag,
-  propagation,
-  type TextMapPropagator,
-  type TracerProvider,
-  trace,
-} from '@opentelemetry/api';
+import type { Attributes, TextMapPropagator, TracerProvider } from '@opentelemetry/api';
+import { context, DiagConsoleLogger, DiagLogLevel, diag, propagation, trace } from '../api.js';
 import { type OutgoingTracingOptions, enableOutgoingTracing } from '../client/index.js';
 import { BatchSpanProcessor, type BatchSpanProcessorOptions } from '../export/batch-processor.js';
 import { ConsoleSpanExporter } from '../export/console-exporter.js';

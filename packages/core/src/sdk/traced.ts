@@ -3,17 +3,16 @@
  * the status set to ERROR when it throws or its promise rejects (semantic conventions,
  * "Recording exceptions"; API spec, "Set Status").
  */
-import {
-  type Span as ApiSpan,
-  type Attributes,
-  type Context,
-  type Link,
-  type SpanKind,
-  SpanStatusCode,
-  type TimeInput,
-  type Tracer,
-  trace,
+import type {
+  Span as ApiSpan,
+  Attributes,
+  Context,
+  Link,
+  SpanKind,
+  TimeInput,
+  Tracer,
 } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '../api.js';
 
 /** Options of {@link traced}. */
 export interface TracedOptions {

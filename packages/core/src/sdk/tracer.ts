@@ -3,21 +3,17 @@
  * decides the parent, the ids and the sampling decision, then creates a recording `Span` or a cheap
  * `NonRecordingSpan`.
  */
-import {
-  type Attributes,
-  type Span as ApiSpan,
-  type Tracer as ApiTracer,
-  type Context,
-  context as contextApi,
-  INVALID_SPAN_CONTEXT,
-  isSpanContextValid,
-  type Link,
-  type SpanContext,
-  SpanKind,
-  type SpanOptions,
-  type TraceState,
-  trace,
+import type {
+  Attributes,
+  Span as ApiSpan,
+  Tracer as ApiTracer,
+  Context,
+  Link,
+  SpanContext,
+  SpanOptions,
+  TraceState,
 } from '@opentelemetry/api';
+import { context as contextApi, INVALID_SPAN_CONTEXT, isSpanContextValid, SpanKind, trace } from '../api.js';
 import { isTracingSuppressed } from '../export/suppress.js';
 import { handoff, START_SPAN_LAZY } from './handoff.js';
 import type { IdGenerator, RandomIdGenerator } from './id-generator.js';
