@@ -161,6 +161,18 @@ function beginLen(reserve: number): number {
 function endLen(at: number, reserve: number, holdsCachedAttributes = false): void {
   const start = at + reserve;
   const len = pos - start;
+  // The common cases, written directly: a KeyValue or AnyValue (one byte guessed and needed), a
+  // span (two).
+  if (reserve === 1) {
+    if (len < 0x80) {
+      buf[at] = len;
+      return;
+    }
+  } else if (reserve === 2 && len >= 0x80 && len < 0x4000) {
+    buf[at] = (len & 0x7f) | 0x80;
+    buf[at + 1] = len >>> 7;
+    return;
+  }
   const need = varintSize(len);
   if (need !== reserve) {
     if (holdsCachedAttributes) epoch++; // cached attribute offsets inside it are no longer valid
