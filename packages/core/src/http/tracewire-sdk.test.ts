@@ -25,7 +25,7 @@ import {
 } from '../sdk/samplers.js';
 import { TracewireTracerProvider } from '../sdk/tracer-provider.js';
 import { ExportResultCode, type ReadableSpan, type SpanExporter } from '../sdk/types.js';
-import { serve, type TestServer } from './test-setup.js';
+import { type Handler, serve, type TestServer } from './test-setup.js';
 
 const finished: ReadableSpan[] = [];
 const memory: SpanExporter = {
@@ -48,6 +48,25 @@ async function spans(n: number): Promise<ReadableSpan[]> {
   while (finished.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 20));
   return finished;
+}
+
+/**
+ * A server on a tracewire provider of its own (its spans also go to `finished`), given to `fn`,
+ * then closed and shut down.
+ */
+async function onOwnProvider(
+  options: Omit<NonNullable<ConstructorParameters<typeof TracewireTracerProvider>[0]>, 'spanProcessors'>,
+  handler: Handler,
+  fn: (server: TestServer) => Promise<void>,
+): Promise<void> {
+  const own = new TracewireTracerProvider({ ...options, spanProcessors: [new SimpleSpanProcessor(memory)] });
+  const server = await serve({ tracerProvider: own }, handler);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+    await own.shutdown();
+  }
 }
 
 beforeAll(async () => {
@@ -168,42 +187,28 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
       },
       toString: () => 'ByPath',
     };
-    const own = new TracewireTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      sampler: new ParentBasedSampler({ root: bySampler }),
-    });
-    const s2 = await serve({ tracerProvider: own }, (_req, res, t) => {
-      t.setRoute('/users/:id');
-      res.end();
-    });
-    try {
-      await fetch(`${s2.url}/users/7`);
-      await fetch(`${s2.url}/users/8`);
-      const [span] = await spans(1);
-      expect(seen.map((a) => a['url.path'])).toEqual(['/users/7', '/users/8']);
-      expect(seen[1]).toMatchObject({ 'http.request.method': 'GET', 'server.port': s2.port });
-      expect(finished).toHaveLength(1);
-      expect(span?.attributes).toMatchObject({ 'url.path': '/users/7', 'http.response.status_code': 200 });
-    } finally {
-      await s2.close();
-      await own.shutdown();
-    }
+    await onOwnProvider(
+      { sampler: new ParentBasedSampler({ root: bySampler }) },
+      (_req, res, t) => {
+        t.setRoute('/users/:id');
+        res.end();
+      },
+      async (s2) => {
+        await fetch(`${s2.url}/users/7`);
+        await fetch(`${s2.url}/users/8`);
+        const [span] = await spans(1);
+        expect(seen.map((a) => a['url.path'])).toEqual(['/users/7', '/users/8']);
+        expect(seen[1]).toMatchObject({ 'http.request.method': 'GET', 'server.port': s2.port });
+        expect(finished).toHaveLength(1);
+        expect(span?.attributes).toMatchObject({ 'url.path': '/users/7', 'http.response.status_code': 200 });
+      },
+    );
   });
 
   it('applies span limits to the request attributes: long values cut, attributes past the count dropped', async () => {
-    const cut = new TracewireTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      spanLimits: { attributeValueLengthLimit: 4 },
-    });
-    const few = new TracewireTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      spanLimits: { attributeCountLimit: 3 },
-    });
-    const handler = (_req: unknown, res: import('node:http').ServerResponse) => res.end();
-    const s2 = await serve({ tracerProvider: cut }, handler);
-    const s3 = await serve({ tracerProvider: few }, handler);
-    try {
-      await fetch(`${s2.url}/users/12345`, { headers: { 'user-agent': 'a-long-agent/1.0' } });
+    const plain: Handler = (_req, res) => res.end();
+    await onOwnProvider({ spanLimits: { attributeValueLengthLimit: 4 } }, plain, async (cut) => {
+      await fetch(`${cut.url}/users/12345`, { headers: { 'user-agent': 'a-long-agent/1.0' } });
       const [long] = await spans(1);
       expect(long?.attributes).toMatchObject({
         'url.path': '/use',
@@ -211,41 +216,34 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
         'url.scheme': 'http',
         'http.response.status_code': 200,
       });
-      finished.length = 0;
-      // The same request unlimited, on the shared server (no route set there either: a 404).
-      await fetch(`${s.url}/nope`);
-      const [full] = await spans(1);
-      const all = Object.keys(full?.attributes ?? {}).length;
-      finished.length = 0;
-      await fetch(`${s3.url}/nope`);
+    });
+    finished.length = 0;
+    // The same request unlimited, on the shared server (no route set there either: a 404).
+    await fetch(`${s.url}/nope`);
+    const [full] = await spans(1);
+    const all = Object.keys(full?.attributes ?? {}).length;
+    expect(all).toBeGreaterThan(10);
+    finished.length = 0;
+    await onOwnProvider({ spanLimits: { attributeCountLimit: 3 } }, plain, async (few) => {
+      await fetch(`${few.url}/nope`);
       const [capped] = await spans(1);
       expect(Object.keys(capped?.attributes ?? {})).toEqual([
         'http.request.method',
         'url.scheme',
         'server.address',
       ]);
-      expect(all).toBeGreaterThan(10);
       expect(capped?.droppedAttributesCount).toBe(all - 3);
-    } finally {
-      await s2.close();
-      await s3.close();
-      await cut.shutdown();
-      await few.shutdown();
-    }
+    });
   });
 
   it('counts attributes added by user code against the limit after the request attributes', async () => {
     // 16 is the most attributes the lifecycle may hand over unchecked: the span must still count them.
-    const sixteen = new TracewireTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      spanLimits: { attributeCountLimit: 16 },
-    });
-    const s2 = await serve({ tracerProvider: sixteen }, (_req, res) => {
+    const addTwenty: Handler = (_req, res) => {
       const span = trace.getActiveSpan();
       for (let i = 0; i < 20; i++) span?.setAttribute(`app.extra.${i}`, i);
       res.end();
-    });
-    try {
+    };
+    await onOwnProvider({ spanLimits: { attributeCountLimit: 16 } }, addTwenty, async (s2) => {
       await fetch(`${s2.url}/a`);
       const [span] = await spans(1);
       const keys = Object.keys(span?.attributes ?? {});
@@ -255,10 +253,7 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
       const requestAttributes = keys.filter((k) => !k.startsWith('app.')).length;
       // every write past the 16th is dropped and counted: 20 extra, plus the status code at the end
       expect(span?.droppedAttributesCount).toBe(requestAttributes + 20 + 1 - 16);
-    } finally {
-      await s2.close();
-      await sixteen.shutdown();
-    }
+    });
   });
 
   it('drops a request attribute that a custom sampler replaced with a value of the wrong type', async () => {
@@ -269,36 +264,29 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
       },
       toString: () => 'Rewriting',
     };
-    const own = new TracewireTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      sampler: rewriting,
-    });
-    const s2 = await serve({ tracerProvider: own }, (_req, res) => res.end());
-    try {
-      await fetch(`${s2.url}/users/3`);
-      const [span] = await spans(1);
-      expect(span?.attributes).not.toHaveProperty('url.path');
-      expect(span?.attributes).toMatchObject({
-        'http.request.method': 'GET',
-        'http.response.status_code': 200,
-      });
-    } finally {
-      await s2.close();
-      await own.shutdown();
-    }
+    await onOwnProvider(
+      { sampler: rewriting },
+      (_req, res) => res.end(),
+      async (s2) => {
+        await fetch(`${s2.url}/users/3`);
+        const [span] = await spans(1);
+        expect(span?.attributes).not.toHaveProperty('url.path');
+        expect(span?.attributes).toMatchObject({
+          'http.request.method': 'GET',
+          'http.response.status_code': 200,
+        });
+      },
+    );
   });
 
   it('gives an unsampled request a context that propagates its trace (sampled flag off), and records nothing', async () => {
-    const off = new TracewireTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(memory)],
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0) }),
-    });
-    const s2 = await serve({ tracerProvider: off }, (_req, res) => {
+    const injectParent: Handler = (_req, res) => {
       const carrier: Record<string, string> = {};
       propagation.inject(context.active(), carrier);
       res.end(carrier.traceparent ?? '');
-    });
-    try {
+    };
+    const unsampled = { sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0) }) };
+    await onOwnProvider(unsampled, injectParent, async (s2) => {
       const fresh = await fetch(`${s2.url}/a`).then((r) => r.text());
       expect(fresh).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-02$/); // new trace: random flag, not sampled
       const continued = await fetch(`${s2.url}/b`, {
@@ -308,10 +296,7 @@ describe('HTTP lifecycle on the tracewire SDK', () => {
       expect(continued.endsWith('-00')).toBe(true);
       await new Promise((r) => setTimeout(r, 50));
       expect(finished).toHaveLength(0);
-    } finally {
-      await s2.close();
-      await off.shutdown();
-    }
+    });
   });
 
   it('runs an ignored request without a parent in the API root context itself', async () => {
