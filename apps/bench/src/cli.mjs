@@ -10,6 +10,8 @@
 //            --latency-max-rate 20000 (the fixed load is half of bare's req/s, at most this)
 //            --sustained-rounds 3 --sustained-duration 12 --sustained-warmup 30 (the sustained-load
 //              phase: the same fixed load for longer without a break; rounds 0 skips it)
+//            --restart-every 2 (fresh server processes every 2 throughput rounds; default 0: one
+//              process per configuration for the whole run)
 //            --render <results.json> (no run: write the tables, docs and chart of a saved run, e.g.
 //              apps/bench/results/overhead.json; a run saves the options it ran with, and those
 //              are used; for a run saved without them, pass the ones it ran with)
@@ -62,6 +64,10 @@ const cliSettings = {
   sustainedRounds: Number(opt('sustained-rounds', quick ? 1 : 3)),
   sustainedSeconds: Number(opt('sustained-duration', quick ? 1 : 12)),
   sustainedWarmupSeconds: Number(opt('sustained-warmup', quick ? 0.5 : 30)),
+  // Fresh server processes every this many throughput rounds (0: never): one process can be ~10%
+  // faster or slower than another of the same code for all its rounds (docs/performance.md,
+  // "Tenth pass").
+  restartEvery: Number(opt('restart-every', 0)),
 };
 const bundles = Object.fromEntries(
   args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
@@ -94,6 +100,7 @@ const {
   sustainedRounds,
   sustainedSeconds,
   sustainedWarmupSeconds,
+  restartEvery = 0,
 } = settings;
 const measuredOn = (render === undefined ? new Date() : new Date(results[0]?.date ?? statSync(render).mtime))
   .toISOString()
@@ -180,7 +187,7 @@ if (writeDocs) {
   const ok = await renderChartPng(results, chart);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`;
   const section = `<!-- overhead:start -->
-Measured ${measuredOn} on ${machine}. One server process per configuration, all
+Measured ${measuredOn} on ${machine}. One server process per configuration${restartEvery > 0 ? ` at a time (fresh ones, warmed up again, every ${restartEvery} rounds)` : ''}, all
 pinned to core 0 and started together; ${loader} (50 connections) and the OTLP sink on core 1. Each
 server is warmed up for ${warmupSeconds} s, then the configurations are loaded in turn for ${seconds} s each,
 ${rounds} rounds, the order rotating every round; medians, and ratios as the median of the per-round
@@ -193,7 +200,7 @@ with 50 connections sees a mean latency of 50 / req/s (Little's law). Versions: 
 fastify ${pkgVersion('fastify')}, @nestjs/core ${pkgVersion('@nestjs/core')}, @opentelemetry/sdk-node
 ${pkgVersion('@opentelemetry/sdk-node')}, @fastify/otel ${pkgVersion('@fastify/otel')}.
 
-Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds} --sustained-rounds ${sustainedRounds} --sustained-duration ${sustainedSeconds} --sustained-warmup ${sustainedWarmupSeconds}${latencyMaxRate === 20_000 ? '' : ` --latency-max-rate ${latencyMaxRate}`}\`
+Command: \`npm run bench -- --rounds ${rounds} --duration ${seconds} --warmup ${warmupSeconds} --latency-rounds ${latencyRounds} --latency-warmup ${latencyWarmupSeconds} --sustained-rounds ${sustainedRounds} --sustained-duration ${sustainedSeconds} --sustained-warmup ${sustainedWarmupSeconds}${latencyMaxRate === 20_000 ? '' : ` --latency-max-rate ${latencyMaxRate}`}${restartEvery > 0 ? ` --restart-every ${restartEvery}` : ''}\`
 
 ${ok ? '![Throughput ratio to bare](performance-overhead.png)\n' : ''}${md}
 <!-- overhead:end -->`;

@@ -322,6 +322,11 @@ export async function runOverhead({
   sustainedSeconds = 12,
   sustainedWarmupSeconds = 30,
   sustainedModes = modes.filter((m) => !m.startsWith('official')),
+  // Fresh server processes every this many throughput rounds (0: one process per configuration
+  // for the whole run). One process can run all its rounds faster or slower than another process
+  // of the same code (docs/performance.md, "Tenth pass": 10% apart), which one process per
+  // configuration cannot tell from a difference between the configurations.
+  restartEvery = 0,
 } = {}) {
   const sink = await startProcess(process.execPath, [join(here, 'sink.mjs')], {}, 1);
   const sinkUrl = `http://127.0.0.1:${sink.port}`;
@@ -340,6 +345,21 @@ export async function runOverhead({
         }
         const rows = [];
         for (let round = 0; round < rounds; round++) {
+          if (restartEvery > 0 && round > 0 && round % restartEvery === 0) {
+            // SIGTERM: each server flushes its spans before exiting, so the sink's count per
+            // configuration (spans/request below) still covers every request served.
+            await Promise.all(servers.map((s) => stopProcess(s.child)));
+            for (let i = 0; i < servers.length; i++) {
+              const old = servers[i];
+              const fresh = await startServer({ nodeBin, framework, mode: old.mode, sinkUrl, bundles });
+              fresh.requests = old.requests;
+              servers[i] = fresh;
+            }
+            for (const server of servers) {
+              const warm = await load(server.url, warmupSeconds, connections);
+              server.requests += warm.total;
+            }
+          }
           for (const server of rotated(servers, round)) {
             const row = await measureSlice(server, framework, seconds, connections);
             row.round = round;
