@@ -6,7 +6,16 @@
 //   node apps/bench/src/overhead/profile.mjs --framework fastify --mode tracewire
 //        [--node /path/to/node] [--duration 5] [--top 30] [--out /tmp/profiles] [--interval 100 (µs)]
 //        [--bundle /path/to/tracewire.cjs]   (tracewire bundled from sources, see instructions.mjs --source)
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+//        [--against <a previous run's profile or its directory>]
+//
+// `--against`: each run saves its self time per function (`summary.json` beside the profile); with
+// this option the run also prints, per request, what it spent beyond that earlier run in total
+// (idle excluded) and in the functions that grew most, e.g. a traced server against a bare one:
+//
+//   node apps/bench/src/overhead/profile.mjs --framework fastify --mode bare --duration 15
+//   node apps/bench/src/overhead/profile.mjs --framework fastify --mode tracewire --duration 15 \
+//        --against /tmp/tracewire-profiles/fastify-bare-<time>
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +36,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '100' },
     out: { type: 'string', default: join(tmpdir(), 'tracewire-profiles') },
     bundle: { type: 'string' },
+    against: { type: 'string' },
   },
 });
 
@@ -116,3 +126,37 @@ console.log('self time by area (µs per request: profile time over every request
 console.log(rows(areaSelf, 25).join('\n'));
 console.log(`\ntop ${values.top} functions by self time`);
 console.log(rows(fnSelf, Number(values.top)).join('\n'));
+
+// What this run spent per request, by function (ns), saved for a later `--against`.
+const idle = [...counts].reduce(
+  (sum, [id, c]) => sum + (byId.get(id).callFrame.functionName === '(idle)' ? c : 0),
+  0,
+);
+const summary = {
+  framework: values.framework,
+  mode: values.mode,
+  requests,
+  busyNs: usPerReq(totalSamples - idle) * 1000,
+  functions: Object.fromEntries([...fnSelf].map(([k, c]) => [k, usPerReq(c) * 1000])),
+};
+writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
+
+if (values.against !== undefined) {
+  const baseDir = statSync(values.against).isDirectory() ? values.against : dirname(values.against);
+  const base = JSON.parse(readFileSync(join(baseDir, 'summary.json'), 'utf8'));
+  const grown = new Map();
+  for (const k of new Set([...Object.keys(base.functions), ...Object.keys(summary.functions)])) {
+    if (k.startsWith('(idle)')) continue;
+    grown.set(k, (summary.functions[k] ?? 0) - (base.functions[k] ?? 0));
+  }
+  const sorted = [...grown].sort((a, b) => b[1] - a[1]);
+  const line = ([k, ns]) =>
+    `${ns.toFixed(0).padStart(7)} ns/req  ${(base.functions[k] ?? 0).toFixed(0).padStart(6)} -> ${(summary.functions[k] ?? 0).toFixed(0).padStart(6)}  ${k}`;
+  console.log(
+    `\nagainst ${base.framework} ${base.mode} (${baseDir}): busy ${base.busyNs.toFixed(0)} -> ${summary.busyNs.toFixed(0)} ns per request (${(summary.busyNs - base.busyNs).toFixed(0)} more; idle excluded, profiler included)`,
+  );
+  console.log(`the ${values.top} functions that grew most (self time per request served)`);
+  console.log(sorted.slice(0, Number(values.top)).map(line).join('\n'));
+  console.log('and the 5 that shrank most');
+  console.log(sorted.slice(-5).reverse().map(line).join('\n'));
+}
