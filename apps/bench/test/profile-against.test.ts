@@ -39,6 +39,9 @@ describe('profile.mjs --against', () => {
     expect(more).toBeGreaterThan(0);
     // tracewire's own functions (the core's span start and encoder) are among those that grew,
     // from nothing in the bare server
+    // and their package is among the areas that grew
+    const areas = traced.split('\nthe 15 areas that grew most')[1]!.split('\nthe 40 functions')[0]!;
+    expect(areas).toMatch(/\d+ {2}@tracewire\/core\n/);
     const grown = traced.split('\nthe 40 functions that grew most')[1]!.split('\nand the 5')[0]!;
     const ours = grown
       .split('\n')

@@ -138,6 +138,7 @@ const summary = {
   requests,
   busyNs: usPerReq(totalSamples - idle) * 1000,
   functions: Object.fromEntries([...fnSelf].map(([k, c]) => [k, usPerReq(c) * 1000])),
+  areas: Object.fromEntries([...areaSelf].map(([k, c]) => [k, usPerReq(c) * 1000])),
 };
 writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
 
@@ -154,6 +155,17 @@ if (values.against !== undefined) {
     `${ns.toFixed(0).padStart(7)} ns/req  ${(base.functions[k] ?? 0).toFixed(0).padStart(6)} -> ${(summary.functions[k] ?? 0).toFixed(0).padStart(6)}  ${k}`;
   console.log(
     `\nagainst ${base.framework} ${base.mode} (${baseDir}): busy ${base.busyNs.toFixed(0)} -> ${summary.busyNs.toFixed(0)} ns per request (${(summary.busyNs - base.busyNs).toFixed(0)} more; idle excluded, profiler included)`,
+  );
+  const areaRows = [...new Set([...Object.keys(base.areas ?? {}), ...Object.keys(summary.areas)])]
+    .filter((a) => a !== '(idle)')
+    .map((a) => [a, (summary.areas[a] ?? 0) - (base.areas?.[a] ?? 0)])
+    .sort((a, b) => b[1] - a[1]);
+  console.log('the 15 areas that grew most (ns per request, this run minus that one)');
+  console.log(
+    areaRows
+      .slice(0, 15)
+      .map(([a, ns]) => `${ns.toFixed(0).padStart(7)}  ${a}`)
+      .join('\n'),
   );
   console.log(`the ${values.top} functions that grew most (self time per request served)`);
   console.log(sorted.slice(0, Number(values.top)).map(line).join('\n'));
