@@ -65,7 +65,10 @@ describe('graceful shutdown on SIGTERM (tracewire is the only listener)', { time
 
 describe('burst: 100,000 spans within one second, default queue (2048)', { timeout: 60_000 }, () => {
   it('no crash, bounded memory, exported + dropped = created exactly', async () => {
-    const r = await runBurst({ spans: 100_000, collector });
+    // In 10 slices of 10,000 spans, each created without yielding: more than the queue (2048) and
+    // two exports in flight (2 × 512) can take whatever the exporter's speed. In 100 slices of 1,000
+    // the export has kept up on this machine (0 dropped), and the overflow is what is tested here.
+    const r = await runBurst({ spans: 100_000, ticks: 10, collector });
     expect(r.code, r.stderr).toBe(0);
     const { report } = r;
     expect(report.created).toBe(100_000);

@@ -526,13 +526,23 @@ export async function runShutdown({
 }
 
 /** The burst (burst.mjs) against a live collector; returns its report and the collector's count. */
-export async function runBurst({ spans = 100_000, nodeBin = process.execPath, collector: shared } = {}) {
+export async function runBurst({
+  spans = 100_000,
+  ticks = undefined,
+  nodeBin = process.execPath,
+  collector: shared,
+} = {}) {
   const collector = shared ?? (await startCollector());
   await collector.setMode('ok');
   await collector.reset();
   try {
     const p = spawn(nodeBin, [join(here, 'burst.mjs')], {
-      env: { ...process.env, OTLP_URL: collector.tracesUrl, SPANS: String(spans) },
+      env: {
+        ...process.env,
+        OTLP_URL: collector.tracesUrl,
+        SPANS: String(spans),
+        ...(ticks === undefined ? {} : { TICKS: String(ticks) }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
