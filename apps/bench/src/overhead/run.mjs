@@ -335,30 +335,27 @@ export async function runOverhead({
     for (const framework of frameworks) {
       await fetch(`${sinkUrl}/reset`, { method: 'POST' });
       const servers = [];
-      try {
-        for (const mode of modes) {
-          servers.push(await startServer({ nodeBin, framework, mode, sinkUrl, bundles }));
+      // A server per mode, started, then all warmed up (their warm-up requests counted, as their
+      // spans reach the sink too); `requests` carries over what earlier processes of a mode served.
+      const startAll = async (requests = modes.map(() => 0)) => {
+        for (let i = 0; i < modes.length; i++) {
+          servers[i] = await startServer({ nodeBin, framework, mode: modes[i], sinkUrl, bundles });
+          servers[i].requests = requests[i];
         }
         for (const server of servers) {
           const warm = await load(server.url, warmupSeconds, connections);
           server.requests += warm.total;
         }
+      };
+      try {
+        await startAll();
         const rows = [];
         for (let round = 0; round < rounds; round++) {
           if (restartEvery > 0 && round > 0 && round % restartEvery === 0) {
             // SIGTERM: each server flushes its spans before exiting, so the sink's count per
             // configuration (spans/request below) still covers every request served.
             await Promise.all(servers.map((s) => stopProcess(s.child)));
-            for (let i = 0; i < servers.length; i++) {
-              const old = servers[i];
-              const fresh = await startServer({ nodeBin, framework, mode: old.mode, sinkUrl, bundles });
-              fresh.requests = old.requests;
-              servers[i] = fresh;
-            }
-            for (const server of servers) {
-              const warm = await load(server.url, warmupSeconds, connections);
-              server.requests += warm.total;
-            }
+            await startAll(servers.map((s) => s.requests));
           }
           for (const server of rotated(servers, round)) {
             const row = await measureSlice(server, framework, seconds, connections);
