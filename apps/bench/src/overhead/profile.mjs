@@ -127,48 +127,41 @@ console.log(rows(areaSelf, 25).join('\n'));
 console.log(`\ntop ${values.top} functions by self time`);
 console.log(rows(fnSelf, Number(values.top)).join('\n'));
 
-// What this run spent per request, by function (ns), saved for a later `--against`.
-const idle = [...counts].reduce(
-  (sum, [id, c]) => sum + (byId.get(id).callFrame.functionName === '(idle)' ? c : 0),
-  0,
-);
+// What this run spent per request, by function and by area (ns), saved for a later `--against`.
+const nsPerReq = (m) => Object.fromEntries([...m].map(([k, c]) => [k, usPerReq(c) * 1000]));
 const summary = {
   framework: values.framework,
   mode: values.mode,
   requests,
-  busyNs: usPerReq(totalSamples - idle) * 1000,
-  functions: Object.fromEntries([...fnSelf].map(([k, c]) => [k, usPerReq(c) * 1000])),
-  areas: Object.fromEntries([...areaSelf].map(([k, c]) => [k, usPerReq(c) * 1000])),
+  busyNs: usPerReq(totalSamples - (areaSelf.get('(idle)') ?? 0)) * 1000,
+  functions: nsPerReq(fnSelf),
+  areas: nsPerReq(areaSelf),
 };
 writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
+
+/** [key, this run − the earlier run, earlier, this] for every key of either, idle left out, most grown first. */
+function grownSince(before, now) {
+  return [...new Set([...Object.keys(before), ...Object.keys(now)])]
+    .filter((k) => !k.startsWith('(idle)'))
+    .map((k) => [k, (now[k] ?? 0) - (before[k] ?? 0), before[k] ?? 0, now[k] ?? 0])
+    .sort((a, b) => b[1] - a[1]);
+}
 
 if (values.against !== undefined) {
   const baseDir = statSync(values.against).isDirectory() ? values.against : dirname(values.against);
   const base = JSON.parse(readFileSync(join(baseDir, 'summary.json'), 'utf8'));
-  const grown = new Map();
-  for (const k of new Set([...Object.keys(base.functions), ...Object.keys(summary.functions)])) {
-    if (k.startsWith('(idle)')) continue;
-    grown.set(k, (summary.functions[k] ?? 0) - (base.functions[k] ?? 0));
-  }
-  const sorted = [...grown].sort((a, b) => b[1] - a[1]);
-  const line = ([k, ns]) =>
-    `${ns.toFixed(0).padStart(7)} ns/req  ${(base.functions[k] ?? 0).toFixed(0).padStart(6)} -> ${(summary.functions[k] ?? 0).toFixed(0).padStart(6)}  ${k}`;
+  const ns = (v) => v.toFixed(0);
   console.log(
-    `\nagainst ${base.framework} ${base.mode} (${baseDir}): busy ${base.busyNs.toFixed(0)} -> ${summary.busyNs.toFixed(0)} ns per request (${(summary.busyNs - base.busyNs).toFixed(0)} more; idle excluded, profiler included)`,
+    `\nagainst ${base.framework} ${base.mode} (${baseDir}): busy ${ns(base.busyNs)} -> ${ns(summary.busyNs)} ns per request (${ns(summary.busyNs - base.busyNs)} more; idle excluded, profiler included)`,
   );
-  const areaRows = [...new Set([...Object.keys(base.areas ?? {}), ...Object.keys(summary.areas)])]
-    .filter((a) => a !== '(idle)')
-    .map((a) => [a, (summary.areas[a] ?? 0) - (base.areas?.[a] ?? 0)])
-    .sort((a, b) => b[1] - a[1]);
   console.log('the 15 areas that grew most (ns per request, this run minus that one)');
-  console.log(
-    areaRows
-      .slice(0, 15)
-      .map(([a, ns]) => `${ns.toFixed(0).padStart(7)}  ${a}`)
-      .join('\n'),
-  );
+  const areas = grownSince(base.areas, summary.areas).slice(0, 15);
+  console.log(areas.map(([a, d]) => `${ns(d).padStart(7)}  ${a}`).join('\n'));
+  const functions = grownSince(base.functions, summary.functions);
+  const line = ([k, d, was, is]) =>
+    `${ns(d).padStart(7)} ns/req  ${ns(was).padStart(6)} -> ${ns(is).padStart(6)}  ${k}`;
   console.log(`the ${values.top} functions that grew most (self time per request served)`);
-  console.log(sorted.slice(0, Number(values.top)).map(line).join('\n'));
+  console.log(functions.slice(0, Number(values.top)).map(line).join('\n'));
   console.log('and the 5 that shrank most');
-  console.log(sorted.slice(-5).reverse().map(line).join('\n'));
+  console.log(functions.slice(-5).reverse().map(line).join('\n'));
 }
