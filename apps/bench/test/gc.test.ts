@@ -5,21 +5,12 @@
  * mark-compacts per slice, from a real V8's `--trace-gc` output.
  */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error untyped JavaScript module shared with the overhead benchmark
 import { countMarkCompacts } from '../src/overhead/run.mjs';
+import { runScript } from './run-script.js';
 
-const gc = join(__dirname, '..', 'src', 'overhead', 'gc.mjs');
-
-function run(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [gc, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
+const run = (args: string[]): Promise<string> => runScript('gc.mjs', args, 120_000);
 
 /** gc.mjs on Express bare and traced, one short round at 2,000 req/s, with `sampler`. */
 const runExpress = (sampler: string) =>

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runScript } from './run-script.js';
 
 const paced = join(__dirname, '..', 'src', 'overhead', 'paced.mjs');
 
@@ -26,14 +27,9 @@ function run(
   connections: number,
   warmup?: number,
 ): Promise<Paced> {
-  const args = [paced, url, String(rate), String(seconds), String(connections)];
+  const args = [url, String(rate), String(seconds), String(connections)];
   if (warmup !== undefined) args.push(String(warmup));
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as Paced);
-    });
-  });
+  return runScript('paced.mjs', args, 30_000).then((stdout) => JSON.parse(stdout) as Paced);
 }
 
 let server: Server | undefined;

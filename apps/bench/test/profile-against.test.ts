@@ -3,22 +3,13 @@
  * `node --cpu-prof`, real load), the second run compared with the first by function. What tracing
  * adds must show up as tracewire's own functions, and the busy time per request must grow.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runScript } from './run-script.js';
 
-const profile = join(__dirname, '..', 'src', 'overhead', 'profile.mjs');
-
-function run(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [profile, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr}`));
-      else resolve(stdout);
-    });
-  });
-}
+const run = (args: string[]): Promise<string> => runScript('profile.mjs', args, 120_000);
 
 describe('profile.mjs --against', () => {
   it('prints what a traced server spends per request beyond a bare one, by function', async () => {
