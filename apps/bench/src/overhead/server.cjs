@@ -4,7 +4,9 @@
 //
 //   node server.cjs <framework> <mode>
 //   framework: express | koa | fastify | nest-express | nest-fastify
-//   mode:      bare | tracewire | tracewire-unsampled | official
+//   mode:      bare | tracewire | tracewire-unsampled | official, and for analysis:
+//              als-only (one AsyncLocalStorage.run() per request), floor (floor.cjs: the least a
+//              tracer does; express, koa and fastify only), tracewire-noexport
 //   env:       OTLP_URL (traces endpoint of the sink), PORT (default 0)
 //
 // It prints one JSON line `{"port": n}` when listening, and on SIGTERM flushes spans and exits.
@@ -14,6 +16,7 @@
 const [framework, mode] = process.argv.slice(2);
 const otlpUrl = process.env.OTLP_URL ?? 'http://127.0.0.1:4318/v1/traces';
 let sdkShutdown = async () => {};
+let floor;
 
 if (mode === 'official') {
   const { NodeSDK } = require('@opentelemetry/sdk-node');
@@ -58,6 +61,21 @@ if (mode === 'official') {
     ...(mode === 'tracewire-noexport' ? { traceExporter: 'none' } : {}),
   });
   sdkShutdown = () => handle.shutdown();
+} else if (mode === 'floor') {
+  // `floor`: the least any tracer meeting the contract does per request (floor.cjs).
+  const routeOf = {
+    express: (req) => req.route?.path,
+    koa: (ctx) => ctx._matchedRoute,
+    fastify: (request) => request.routeOptions.url,
+  }[framework];
+  if (routeOf === undefined) throw new Error(`mode floor has no ${framework} variant`);
+  floor = require('./floor.cjs').createFloor({
+    url: otlpUrl,
+    serviceName: `bench-${framework}`,
+    scopeName: 'floor',
+    routeOf,
+  });
+  sdkShutdown = () => floor.shutdown();
 } else if (mode !== 'bare' && mode !== 'als-only') {
   throw new Error(`unknown mode ${mode}`);
 }
@@ -82,6 +100,7 @@ async function listen() {
       const app = express();
       if (traced) app.use(adapter('express')());
       if (als) app.use((_req, _res, next) => als.run(store, next));
+      if (floor) app.use((req, res, next) => floor.begin(req, res, next, req));
       app.get('/users/:id', (req, res) => res.json(user(req.params.id)));
       return new Promise((resolve) => {
         const server = app.listen(port, '127.0.0.1', () => resolve(server));
@@ -93,6 +112,7 @@ async function listen() {
       const app = new Koa();
       if (traced) app.use(adapter('koa')());
       if (als) app.use((_ctx, next) => als.run(store, next));
+      if (floor) app.use((ctx, next) => floor.begin(ctx.req, ctx.res, next, ctx));
       const router = new Router();
       router.get('/users/:id', (ctx) => {
         ctx.body = user(ctx.params.id);
@@ -107,6 +127,10 @@ async function listen() {
       const app = Fastify();
       if (traced) await app.register(adapter('fastify'));
       if (als) app.addHook('onRequest', (_req, _reply, done) => als.run(store, done));
+      if (floor)
+        app.addHook('onRequest', (request, reply, done) =>
+          floor.begin(request.raw, reply.raw, done, request),
+        );
       app.get('/users/:id', async (req) => user(req.params.id));
       await app.listen({ port, host: '127.0.0.1' });
       return app.server;
