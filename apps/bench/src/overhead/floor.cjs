@@ -35,7 +35,7 @@ function putAscii(b, p, tag, s) {
   return p;
 }
 
-/** The encoded `KeyValue.key` field of each attribute, made once. */
+/** The encoded `KeyValue.key` field of each attribute, made once; the writers below take these. */
 const KEYS = {};
 for (const k of [
   'http.request.method',
@@ -54,14 +54,13 @@ for (const k of [
 ]) {
   KEYS[k] = Buffer.from([0x0a, k.length, ...Buffer.from(k, 'latin1')]);
 }
-
+// The keys written for every span, not only when the repeating prefix is made again.
 const URL_PATH = KEYS['url.path'];
-const PEER_PORT = KEYS['network.peer.port'];
 const URL_QUERY = KEYS['url.query'];
+const PEER_PORT = KEYS['network.peer.port'];
 
 /** A KeyValue with a string value (span field 9). */
-function putStringAttr(b, p, key, value) {
-  const k = typeof key === 'string' ? KEYS[key] : key;
+function putStringAttr(b, p, k, value) {
   b[p] = 0x4a; // Span.attributes
   const at = p + 1;
   p += 2;
@@ -74,8 +73,7 @@ function putStringAttr(b, p, key, value) {
 }
 
 /** A KeyValue with an int value below 2^21. */
-function putIntAttr(b, p, key, value) {
-  const k = typeof key === 'string' ? KEYS[key] : key;
+function putIntAttr(b, p, k, value) {
   b[p] = 0x4a;
   const at = p + 1;
   p += 2;
@@ -168,6 +166,8 @@ function createFloor(o) {
     out.push(v);
     return Buffer.from(out);
   }
+  /** ResourceSpans.resource (field 1), the same for every export. */
+  const resourceField = Buffer.concat([Buffer.from([0x0a]), varint(resource.length), resource]);
 
   function flush() {
     if (count === 0) return undefined;
@@ -183,7 +183,6 @@ function createFloor(o) {
     batch = fresh();
     // ScopeSpans { scope = 1; spans = 2 (already tagged) }, ResourceSpans { resource = 1; scope_spans = 2 }.
     const scopeSpansLen = 2 + scope.length + spans.length;
-    const resourceField = Buffer.concat([Buffer.from([0x0a]), varint(resource.length), resource]);
     const scopeSpansHead = Buffer.concat([
       Buffer.from([0x12]),
       varint(scopeSpansLen),
@@ -242,16 +241,16 @@ function createFloor(o) {
     b[p++] = 2;
     const startAt = p - from;
     p += 18; // start and end times, written below
-    p = putStringAttr(b, p, 'http.request.method', v.method);
-    p = putStringAttr(b, p, 'url.scheme', 'http');
-    p = putStringAttr(b, p, 'server.address', v.local);
-    p = putIntAttr(b, p, 'server.port', v.localPort);
-    p = putStringAttr(b, p, 'client.address', v.remote);
-    p = putStringAttr(b, p, 'network.peer.address', v.remote);
-    p = putStringAttr(b, p, 'network.protocol.version', v.version);
-    if (typeof v.ua === 'string') p = putStringAttr(b, p, 'user_agent.original', v.ua);
-    p = putStringAttr(b, p, 'http.route', v.route);
-    p = putIntAttr(b, p, 'http.response.status_code', v.status);
+    p = putStringAttr(b, p, KEYS['http.request.method'], v.method);
+    p = putStringAttr(b, p, KEYS['url.scheme'], 'http');
+    p = putStringAttr(b, p, KEYS['server.address'], v.local);
+    p = putIntAttr(b, p, KEYS['server.port'], v.localPort);
+    p = putStringAttr(b, p, KEYS['client.address'], v.remote);
+    p = putStringAttr(b, p, KEYS['network.peer.address'], v.remote);
+    p = putStringAttr(b, p, KEYS['network.protocol.version'], v.version);
+    if (typeof v.ua === 'string') p = putStringAttr(b, p, KEYS['user_agent.original'], v.ua);
+    p = putStringAttr(b, p, KEYS['http.route'], v.route);
+    p = putIntAttr(b, p, KEYS['http.response.status_code'], v.status);
     v.bytes = Buffer.from(b.subarray(from, p));
     v.startAt = startAt;
     return v;
