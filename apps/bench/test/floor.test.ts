@@ -5,7 +5,6 @@
  * the independent decoder, must be one per request with the same name, kind and attributes
  * (bar the ports), valid unique ids and times inside the request's window.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import {
   type DecodedSpan,
@@ -14,6 +13,8 @@ import {
   startOtlpReceiver,
 } from '@tracewire/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error untyped JavaScript module shared with the overhead benchmark
+import { startProcess, stopProcess } from '../src/overhead/run.mjs';
 
 const server = join(__dirname, '..', 'src', 'overhead', 'server.cjs');
 // More than one batch of 512, so both the size trigger and the shutdown flush export.
@@ -33,13 +34,8 @@ async function spansOf(
   mode: string,
 ): Promise<{ spans: DecodedSpan[]; flags: (number | undefined)[]; from: bigint; to: bigint }> {
   const path = `/v1/traces/${framework}-${mode}`;
-  const child = spawn(process.execPath, [server, framework, mode], {
-    env: { ...process.env, OTLP_URL: `${receiver.url}${path}` },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(JSON.parse(String(d).split('\n')[0]!).port));
-    child.once('exit', (code) => reject(new Error(`${framework} ${mode} exited with ${code}`)));
+  const { child, port } = await startProcess(process.execPath, [server, framework, mode], {
+    OTLP_URL: `${receiver.url}${path}`,
   });
   const from = BigInt(Date.now() - 1) * 1_000_000n;
   for (let i = 0; i < REQUESTS; i += 10) {
@@ -50,9 +46,7 @@ async function spansOf(
     );
   }
   const to = BigInt(Date.now() + 1) * 1_000_000n;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  await stopProcess(child);
   const requests = receiver.requests.filter((r) => r.url === path);
   const spans = requests.flatMap((r) => r.spans);
   // Span.flags is newer than the generated decoder: read with protobufjs's Reader, in span order.
