@@ -19,6 +19,12 @@ import { startProcess, stopProcess } from '../src/overhead/run.mjs';
 const server = join(__dirname, '..', 'src', 'overhead', 'server.cjs');
 // More than one batch of 512, so both the size trigger and the shutdown flush export.
 const REQUESTS = 700;
+/**
+ * The window is read from this process's `Date.now()` (whole milliseconds) and the servers stamp
+ * spans from their time origin plus the monotonic clock, which on this machine reads up to ~0.5 ms
+ * ahead of `Date.now()` (up to ~5 ms on a process's first reading): a few milliseconds of slack.
+ */
+const CLOCK_SLACK_MS = 10;
 
 let receiver: OtlpReceiver;
 beforeAll(async () => {
@@ -37,7 +43,7 @@ async function spansOf(
   const { child, port } = await startProcess(process.execPath, [server, framework, mode], {
     OTLP_URL: `${receiver.url}${path}`,
   });
-  const from = BigInt(Date.now() - 1) * 1_000_000n;
+  const from = BigInt(Date.now() - CLOCK_SLACK_MS) * 1_000_000n;
   for (let i = 0; i < REQUESTS; i += 10) {
     await Promise.all(
       Array.from({ length: 10 }, (_, j) =>
@@ -45,8 +51,10 @@ async function spansOf(
       ),
     );
   }
-  const to = BigInt(Date.now() + 1) * 1_000_000n;
   await stopProcess(child);
+  // After the process has exited: a span ends in the server's `close` listener, which may run
+  // after this process already has the response.
+  const to = BigInt(Date.now() + CLOCK_SLACK_MS) * 1_000_000n;
   const requests = receiver.requests.filter((r) => r.url === path);
   const spans = requests.flatMap((r) => r.spans);
   // Span.flags is newer than the generated decoder: read with protobufjs's Reader, in span order.
