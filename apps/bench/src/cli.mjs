@@ -15,6 +15,8 @@
 //            --render <results.json> (no run: write the tables, docs and chart of a saved run, e.g.
 //              apps/bench/results/overhead.json; a run saves the options it ran with, and those
 //              are used; for a run saved without them, pass the ones it ran with)
+//            --modes bare,tracewire,tracewire-unsampled,official (the default), and the reference
+//              configurations als-only, floor and tracewire-noexport (docs/performance.md)
 //            --modes bare,tracewire,tracewire@before --bundle before=<path>
 //              (a mode `x@label` runs configuration x with tracewire from that bundle, which
 //               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
@@ -36,6 +38,63 @@ const opt = (name, def) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
 };
 
+/** Options that take a value, and those that do not; anything else is a mistake, not a run. */
+const VALUE_OPTIONS = new Set([
+  'node',
+  'frameworks',
+  'modes',
+  'rounds',
+  'duration',
+  'warmup',
+  'latency-rounds',
+  'latency-warmup',
+  'latency-max-rate',
+  'sustained-rounds',
+  'sustained-duration',
+  'sustained-warmup',
+  'restart-every',
+  'render',
+  'bundle',
+]);
+const NUMBER_OPTIONS = new Set(
+  [...VALUE_OPTIONS].filter((o) => !['node', 'frameworks', 'modes', 'render', 'bundle'].includes(o)),
+);
+const FLAGS = new Set(['quick', 'no-docs']);
+
+/**
+ * `--help` prints the usage above and exits; an unknown option, or one without its value, exits
+ * with an error before anything runs (a full run takes over an hour: a typo must not start one).
+ */
+function checkArgs(argv) {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    const usage = [];
+    for (const line of readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1)) {
+      if (!line.startsWith('//')) break;
+      usage.push(line.slice(3));
+    }
+    console.log(usage.join('\n'));
+    process.exit(0);
+  }
+  const fail = (why) => {
+    console.error(`bench: ${why} (--help lists the options)`);
+    process.exit(2);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    if (name !== undefined && FLAGS.has(name)) continue;
+    if (name === undefined || !VALUE_OPTIONS.has(name)) fail(`unknown option ${a}`);
+    const value = argv[++i];
+    if (value === undefined || value.startsWith('--')) fail(`--${name} needs a value`);
+    if (NUMBER_OPTIONS.has(name) && !(Number.isFinite(Number(value)) && Number(value) >= 0)) {
+      fail(`--${name} takes a number of 0 or more, not ${JSON.stringify(value)}`);
+    }
+  }
+}
+
+checkArgs(args);
 const quick = flag('quick');
 const { ensureNode24 } = await import(join(root, 'scripts', 'node24.mjs'));
 const node24 = opt('node', '').includes('24') || !quick ? ensureNode24() : undefined;
