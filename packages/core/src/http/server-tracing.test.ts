@@ -865,6 +865,39 @@ describe('the end of the span', () => {
     expect(span.name).toBe('GET /nested/:x');
   });
 
+  it('with traceInContext: one span for a second begin inside the trace context, nothing added to res', async () => {
+    const outer = createHttpServerTracing(undefined, { name: 'outer' }, { traceInContext: true });
+    const inner = createHttpServerTracing(undefined, { name: 'inner' }, { traceInContext: true });
+    let same = false;
+    let outside = false;
+    let symbols: symbol[] = [];
+    const server = createServer((req, res) => {
+      const t = outer.begin(req, res);
+      symbols = Object.getOwnPropertySymbols(res).filter((k) => k.description?.startsWith('tracewire'));
+      // Outside the trace's context the response is not recognised (the documented condition).
+      outside = inner.begin(req, res) !== t;
+      context.with(t.context, () => {
+        const again = inner.begin(req, res);
+        same = again === t;
+        again.setRoute('/in-context/:x');
+      });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await fetch(`http://127.0.0.1:${port}/in-context/1`);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await waitForSpans(2);
+    await new Promise((r) => setTimeout(r, 20));
+    const spans = exporter.getFinishedSpans();
+    expect(same).toBe(true);
+    expect(outside).toBe(true);
+    expect(symbols).toEqual([]);
+    // The span begun outside the context, and the outer one named by the begin made inside it.
+    expect(spans.map((x) => x.name).sort()).toEqual(['GET', 'GET /in-context/:x']);
+  });
+
   it('ends a span begun after the response already closed instead of leaking it', async () => {
     const tracing = createHttpServerTracing(undefined, { name: 'late' });
     const server = createServer((req, res) => {

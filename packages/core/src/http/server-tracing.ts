@@ -72,9 +72,10 @@ const ATTR_STATUS = 'http.response.status_code';
 const ATTR_ERROR_TYPE = 'error.type';
 
 /**
- * `res[TRACE]` points at the request's trace, so a second `begin` on the same response finds it.
- * `Symbol.for`: the CJS and ESM builds of this package may both be loaded (dual package hazard) and
- * must still agree that a response already has its trace.
+ * Where a request's trace is found by a second `begin` for the same response (a mounted sub-app's
+ * middleware, a second adapter): `res[TRACE]`, or with `traceInContext` the request's context under
+ * the same key. A registered symbol: the CJS and ESM builds of this package may both be loaded
+ * (dual package hazard) and must still agree.
  */
 const TRACE = Symbol.for('tracewire.http.requestTrace');
 type TracedResponse = ServerResponse & { [TRACE]?: RequestTrace };
@@ -122,6 +123,8 @@ interface Config {
   checkedProvider: unknown;
   /** The last span name built from a route (see {@link routeName}). */
   lastName: { readonly base: string; readonly route: string; readonly name: string };
+  /** The request's trace is kept in its context, not on `res` (see {@link createHttpServerTracing}). */
+  readonly traceInContext: boolean;
 }
 
 /**
@@ -130,6 +133,11 @@ interface Config {
  *
  * @param options what every adapter exposes to its users (see {@link HttpServerTracingOptions})
  * @param scope the instrumentation scope the spans are reported under (the adapter's package name and version)
+ * @param how `traceInContext: true` keeps each request's trace in its context instead of on `res`,
+ *   for frameworks that swap the prototype of `res` on every request (Express): on Node 20, a
+ *   property added to such an object costs V8 a map migration per request (docs/performance.md,
+ *   "Twelfth pass"). A second `begin` for the same response then finds the running trace only when
+ *   made inside its context. Elsewhere the property is cheaper than a context entry.
  * @example
  * ```ts
  * import { createServer } from 'node:http';
@@ -149,8 +157,9 @@ interface Config {
 export function createHttpServerTracing(
   options: HttpServerTracingOptions | undefined,
   scope: { name: string; version?: string },
+  how?: { traceInContext?: boolean },
 ): HttpServerTracing {
-  const cfg = normaliseOptions(options, scope);
+  const cfg = normaliseOptions(options, scope, how?.traceInContext === true);
   return {
     begin(req, res, startTime) {
       return begin(cfg, req, res, startTime);
@@ -166,9 +175,16 @@ function begin(
 ): ServerRequestTrace {
   // One request, one span: a second `begin` on the same response (a mounted sub-app with its own
   // middleware, two adapters) gets the trace that is already running.
-  const running = (res as TracedResponse | undefined)?.[TRACE];
-  if (running !== undefined) return running;
+  // The trace of this same response (possibly made by the other build of this package).
+  if (!cfg.traceInContext) {
+    const running = (res as TracedResponse | undefined)?.[TRACE];
+    if (running !== undefined) return running;
+  }
   let active = contextApi.active();
+  if (cfg.traceInContext) {
+    const running = active.getValue(TRACE) as RequestTrace | undefined;
+    if (running !== undefined && running.res === res) return running;
+  }
   // The empty context with a cheap setValue (fast-context.ts): the span, and whatever extract
   // adds, then cost one small object each instead of a copy of a Map each.
   if (active === ROOT_CONTEXT) active = EMPTY_CONTEXT;
@@ -234,7 +250,8 @@ function begin(
       }
     }
     const t = new RequestTrace(cfg, span, trace.setSpan(parent, span), req, res, name);
-    (res as TracedResponse)[TRACE] = t;
+    if (cfg.traceInContext) t.context = t.context.setValue(TRACE, t);
+    else (res as TracedResponse)[TRACE] = t;
     if (!t.recording) return t;
     // `close` is emitted both after a completed response (`writableFinished` true) and when the
     // connection goes away first (an abort). The listener is the trace's own bound method: looking
@@ -461,9 +478,10 @@ class RequestTrace implements ServerRequestTrace {
   constructor(
     private readonly cfg: Config,
     readonly span: Span,
-    readonly context: Context,
+    /** The span's context; with `traceInContext`, also this trace under {@link TRACE} (set right after construction). */
+    public context: Context,
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    readonly res: ServerResponse,
     /** The name the span started with: the method, or `HTTP` for an unknown one. */
     private readonly baseName: string,
   ) {
@@ -667,6 +685,7 @@ function optionalFunction<T>(name: string, v: T | undefined): T | undefined {
 function normaliseOptions(
   options: HttpServerTracingOptions | undefined,
   scope: { name: string; version?: string },
+  traceInContext = false,
 ): Config {
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new TypeError(`tracewire: options must be an object, got ${typeName(options)}`);
@@ -730,6 +749,7 @@ function normaliseOptions(
     lazy: undefined,
     checkedProvider: undefined,
     lastName: { base: '', route: '', name: '' },
+    traceInContext,
   };
 }
 

@@ -70,7 +70,9 @@ export interface ServerRequestTrace {
 export interface HttpServerTracing {
   /**
    * A request began. `startTime` (ms since epoch, e.g. `performance.timeOrigin + performance.now()`)
-   * defaults to now. The returned trace ends itself when `res` finishes or closes.
+   * defaults to now. The returned trace ends itself when `res` finishes or closes. Run the rest of
+   * the request in the trace's `context`: a second `begin` for the same `res` made inside it (a
+   * mounted sub-app, a second adapter) returns the running trace instead of starting a second span.
    */
   begin(req: IncomingMessage, res: ServerResponse, startTime?: number): ServerRequestTrace;
 }
