@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExpressTracewireOptions, normaliseOptions } from './options.js';
 import { errorMessage, report } from '@tracewire/core';
-import { ExpressRequest, REQUEST_STATE, type TracedRequest, UNTRACED } from './request-state.js';
+import { ExpressRequest, requestStateOf } from './request-state.js';
 import { subscribeRouterChannel } from './router-channel.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
@@ -52,7 +52,12 @@ export type RecordErrorsMiddleware = (
  */
 export function tracewire(options?: ExpressTracewireOptions): TracewireMiddleware {
   const { lifecycle, middlewareSpans } = normaliseOptions(options);
-  const tracing = createHttpServerTracing(lifecycle, { name: PACKAGE_NAME, version: PACKAGE_VERSION });
+  // Nothing on `res` (nor `req`, below): Express swaps their prototypes on every request.
+  const tracing = createHttpServerTracing(
+    lifecycle,
+    { name: PACKAGE_NAME, version: PACKAGE_VERSION },
+    { traceInContext: true },
+  );
   const middlewareTracer = middlewareSpans
     ? (lifecycle.tracerProvider ?? trace.getTracerProvider()).getTracer(PACKAGE_NAME, PACKAGE_VERSION)
     : undefined;
@@ -60,33 +65,38 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
   subscribeRouterChannel(middlewareTracer !== undefined);
 
   return function tracewireMiddleware(req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
-    const r = req as TracedRequest;
-    // Already traced by an outer tracewire() (a sub-app or router registering it again): one span per request.
-    if (r[REQUEST_STATE] !== undefined) {
+    // Already traced by an outer tracewire() (a sub-app or router registering it again): one span per
+    // request. (An outer one that does not record made the same decision for this request: `begin`
+    // below then returns its trace again.)
+    const active = context.active();
+    if (requestStateOf(active, req) !== undefined) {
       next();
       return;
     }
     let t: ServerRequestTrace;
+    let ctx: api.Context;
     try {
       t = tracing.begin(req, res);
+      ctx = t.context;
       if (t.recording) {
-        const state = new ExpressRequest(t, r, res, middlewareTracer);
-        r[REQUEST_STATE] = state;
+        const state = new ExpressRequest(t, req, res, middlewareTracer);
+        // In the request's context, not on `req`: Express swaps the prototype of every `req`, and
+        // a property added to it after that costs V8 on Node 20 a map migration per request
+        // (docs/performance.md, "Twelfth pass").
+        ctx = state.enter(ctx);
         // Prepended: it must name the route before the lifecycle's own `close` listener ends the span.
         // Through EventEmitter.prototype: `res.prependListener` is a property load that misses its
         // inline cache on every Express request (the prototype of `res` is swapped per request).
         prependListener.call(res, 'close', state.onClose);
         if (
           middlewareTracer !== undefined &&
-          typeof (r.app as { lazyrouter?: unknown })?.lazyrouter === 'function'
+          typeof ((req as { app?: unknown }).app as { lazyrouter?: unknown })?.lazyrouter === 'function'
         ) {
           report(
             'express:middleware-spans-express4',
             '@tracewire/express: middlewareSpans needs Express 5 (router >= 2.3); Express 4 middleware is not timed',
           );
         }
-      } else {
-        r[REQUEST_STATE] = UNTRACED;
       }
     } catch (err) {
       report('express:begin', `@tracewire/express: could not trace a request: ${errorMessage(err)}`);
@@ -95,7 +105,7 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
     }
     // The rest of the request runs in the span's context, so `trace.getActiveSpan()` and any
     // instrumented client used by handlers see it (for ignored requests: the caller's context).
-    context.with(t.context, next);
+    context.with(ctx, next);
   };
 }
 
@@ -124,10 +134,7 @@ export function recordErrors(): RecordErrorsMiddleware {
     next: NextFunction,
   ) {
     try {
-      // Duck-typed: the state may come from the other (CJS/ESM) build of this package.
-      const state = (req as TracedRequest)[REQUEST_STATE] as { recordError?: unknown } | undefined;
-      if (state !== undefined && typeof state.recordError === 'function')
-        (state as ExpressRequest).recordError(err);
+      requestStateOf(context.active(), req)?.recordError(err);
     } catch (e) {
       report('express:recordErrors', `@tracewire/express: could not record an error: ${errorMessage(e)}`);
     }

@@ -10,21 +10,41 @@ import { type ExpressRoute, isExpressApp, resolveRouteTemplate, topApp } from '.
 const { SpanKind, SpanStatusCode } = api;
 
 /**
- * Where a request's tracing state lives on `req`. A registered symbol: the CJS and the ESM build
- * of this package can both be loaded, and the diagnostics-channel subscriber of one must find the
- * state created by the other.
+ * The context key a traced request's state is kept under: the rest of the request runs in that
+ * context, so the diagnostics-channel subscriber, `recordErrors()` and a nested `tracewire()` find
+ * it there, checked against their `req`. Not a property of `req`: see {@link ExpressRequest.enter}.
+ * A registered symbol: the CJS and the ESM build of this package can both be loaded, and the
+ * subscriber of one must find the state created by the other.
  */
-export const REQUEST_STATE = Symbol.for('tracewire.express.request');
-
-/** Marks a request that an outer `tracewire()` already handled but does not record (ignored, unsampled). */
-export const UNTRACED = Object.freeze({ untraced: true as const });
+const REQUEST_STATE = Symbol.for('tracewire.express.request');
 
 export type TracedRequest = IncomingMessage & {
-  [REQUEST_STATE]?: ExpressRequest | typeof UNTRACED;
   route?: unknown;
   app?: unknown;
   originalUrl?: unknown;
 };
+
+/** What a request's state offers the channel subscriber and `recordErrors()` (either build's). */
+export interface RequestStateLike {
+  readonly req: unknown;
+  recordError(error: unknown): void;
+  routerStart(msg: RouterChannelMessage): void;
+  routerEnd(msg: RouterChannelMessage): void;
+  routerAsyncEnd(msg: RouterChannelMessage): void;
+  routerError(msg: RouterChannelMessage): void;
+}
+
+/** The state of the traced request `req` in context `ctx`, if `ctx` is that request's. */
+export function requestStateOf(ctx: api.Context, req: unknown): RequestStateLike | undefined {
+  const state = ctx.getValue(REQUEST_STATE) as Partial<RequestStateLike> | undefined;
+  // Duck-typed: the state may come from the other (CJS/ESM) build of this package.
+  return state !== undefined &&
+    state.req === req &&
+    req !== undefined &&
+    typeof state.routerStart === 'function'
+    ? (state as RequestStateLike)
+    : undefined;
+}
 
 /** What `router` (>= 2.3, Express 5) publishes on the `express.router.request` tracing channel. */
 export interface RouterChannelMessage {
@@ -61,7 +81,7 @@ export class ExpressRequest {
 
   constructor(
     readonly trace: ServerRequestTrace,
-    private readonly req: TracedRequest,
+    readonly req: TracedRequest,
     private readonly res: ServerResponse,
     /** Set when `middlewareSpans` is on. */
     private readonly middlewareTracer: Tracer | undefined,
@@ -75,10 +95,21 @@ export class ExpressRequest {
 
   /**
    * The response's `close` listener, bound to this request: a closure per request costs less than
-   * finding the state through `res.req[REQUEST_STATE]` from a shared listener (two loads that miss
+   * finding the state through `res.req` from a shared listener (loads that miss
    * their inline caches under Express, measured with callgrind).
    */
   readonly onClose = (): void => this.finish();
+
+  /**
+   * The context to run the rest of the request in: `ctx` with this state. Kept there rather than on
+   * `req`, because Express swaps the prototype of every `req` and `res`, and on Node 20 a property
+   * added to such an object costs V8 a map migration per request: without this one and the core's
+   * on `res`, a traced Node 20 Express request counted ~48k fewer instructions of ~720k (callgrind;
+   * docs/performance.md, "Twelfth pass").
+   */
+  enter(ctx: api.Context): api.Context {
+    return ctx.setValue(REQUEST_STATE, this);
+  }
 
   recordError(error: unknown): void {
     // The lifecycle deduplicates by identity: Express hands one error through several handlers.

@@ -1,6 +1,10 @@
+import * as api from '@opentelemetry/api';
 import * as dc from 'node:diagnostics_channel';
 import { errorMessage, report } from '@tracewire/core';
-import { REQUEST_STATE, type RouterChannelMessage } from './request-state.js';
+import { type RequestStateLike, type RouterChannelMessage, requestStateOf } from './request-state.js';
+
+// Read once (see middleware.ts).
+const { context } = api;
 
 /**
  * Express 5's router (`router` >= 2.3) publishes every middleware, route handler and error handler
@@ -11,21 +15,16 @@ import { REQUEST_STATE, type RouterChannelMessage } from './request-state.js';
  *
  * One subscription per process (a registered-symbol flag on `globalThis`: the CJS and ESM builds of
  * this package may both be loaded). Messages are routed to the request's own state object, found
- * on `req` under a registered symbol, so it does not matter which copy subscribed.
+ * in the active context under a registered symbol, so it does not matter which copy subscribed.
  */
 const SUBSCRIBED = Symbol.for('tracewire.express.routerChannel');
 
-interface Sink {
-  routerStart(msg: RouterChannelMessage): void;
-  routerEnd(msg: RouterChannelMessage): void;
-  routerAsyncEnd(msg: RouterChannelMessage): void;
-  routerError(msg: RouterChannelMessage): void;
-}
-
-function sinkOf(msg: unknown): Sink | undefined {
-  const req = (msg as RouterChannelMessage | null)?.req;
-  const state = req?.[REQUEST_STATE] as Partial<Sink> | undefined;
-  return state !== undefined && typeof state.routerStart === 'function' ? (state as Sink) : undefined;
+/**
+ * The state of the message's request. The router publishes from inside the request (a handler's
+ * call, its `next(err)`, its promise settling), so the active context is that request's.
+ */
+function sinkOf(msg: unknown): RequestStateLike | undefined {
+  return requestStateOf(context.active(), (msg as RouterChannelMessage | null)?.req);
 }
 
 // A subscriber that throws would surface as an uncaught exception: every handler is fenced.

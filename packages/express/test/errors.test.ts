@@ -231,3 +231,68 @@ describe('Express 4 without recordErrors()', () => {
     expect(span?.events.filter((e) => e.name === 'exception')).toHaveLength(0);
   });
 });
+
+/**
+ * tracewire() registered again inside a sub-app (a team's own app mounted into the main one): the
+ * request still gets one span, named with the sub-app's route, and an error thrown there is
+ * recorded once. The request's state lives in its context, not on `req` or `res` (Express swaps
+ * their prototypes per request, and a property added after that costs a map migration on Node 20).
+ */
+describe.each(matrix)(
+  '%s: tracewire() registered in the app and again in a sub-app',
+  (_l, express, major, withRecorder) => {
+    let tracing: Tracing;
+    let server: Served;
+    let ownSymbols: string[] = [];
+
+    beforeAll(async () => {
+      tracing = await officialSdk();
+      const admin = express();
+      admin.use(tracewire());
+      admin.get('/users/:id', (req: Request, res: Response) => {
+        ownSymbols = [...Object.getOwnPropertySymbols(req), ...Object.getOwnPropertySymbols(res)]
+          .map((s) => s.description ?? '')
+          .filter((d) => d.startsWith('tracewire'));
+        res.send(`user ${req.params.id}`);
+      });
+      admin.get('/boom', () => {
+        throw new PaymentError('admin failure');
+      });
+      if (withRecorder) admin.use(recordErrors());
+      const app = express();
+      app.use(tracewire());
+      app.use('/admin', admin);
+      if (withRecorder) app.use(recordErrors());
+      server = await serve(app);
+    });
+    afterAll(async () => {
+      await server?.close();
+      await tracing?.shutdown();
+    });
+
+    it('one span, named with the sub-app route, and nothing of tracewire left on req or res', async () => {
+      tracing.receiver.reset();
+      expect((await send(`${server.url}/admin/users/7`)).status).toBe(200);
+      await tracing.waitForServerSpans(1);
+      await sleep(50); // a second span would have arrived with the first (same batch) or just after
+      const spans = tracing.serverSpans();
+      expect(spans).toHaveLength(1);
+      expect(spans[0]?.name).toBe('GET /admin/users/:id');
+      expect(spans[0]?.attributes['http.route']).toBe('/admin/users/:id');
+      expect(ownSymbols).toEqual([]);
+    });
+
+    it(`an error thrown in the sub-app is recorded once (${major === 5 ? 'router channel' : 'recordErrors()'})`, async () => {
+      tracing.receiver.reset();
+      expect((await send(`${server.url}/admin/boom`)).status).toBe(500);
+      await tracing.waitForServerSpans(1);
+      await sleep(50);
+      const spans = tracing.serverSpans();
+      expect(spans).toHaveLength(1);
+      const span = spanFor(spans, '/admin/boom');
+      expect(span.status.code).toBe(ERROR);
+      expect(span.attributes['error.type']).toBe('PaymentError');
+      expect(exceptionOf(span).map((e) => e.message)).toEqual(['admin failure']);
+    });
+  },
+);

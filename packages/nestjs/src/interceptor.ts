@@ -25,20 +25,30 @@ export const ATTR_NESTJS_CONTROLLER = 'nestjs.controller';
  */
 export const ATTR_NESTJS_HANDLER = 'nestjs.handler';
 
-/** Where `@tracewire/express` keeps a request's state (a registered symbol, shared by its CJS and ESM builds). */
+/**
+ * The context key under which `@tracewire/express` keeps a request's state (a registered symbol,
+ * shared by its CJS and ESM builds); the handler runs in that context.
+ */
 const EXPRESS_STATE = Symbol.for('tracewire.express.request');
 
 type WithTrace = {
   [REQUEST_TRACE]?: ServerRequestTrace;
-  [EXPRESS_STATE]?: { trace?: ServerRequestTrace };
   raw?: { [REQUEST_TRACE]?: ServerRequestTrace };
 };
 
-/** The request's trace: on Fastify's `request.raw`, or in `@tracewire/express`'s state on the Express request. */
+/**
+ * The request's trace: on Fastify's `request.raw`, or in `@tracewire/express`'s state in the active
+ * context (checked to be this request's).
+ */
 function requestTrace(req: unknown): ServerRequestTrace | undefined {
   if (typeof req !== 'object' || req === null) return undefined;
   const r = req as WithTrace;
-  return r[REQUEST_TRACE] ?? r.raw?.[REQUEST_TRACE] ?? r[EXPRESS_STATE]?.trace;
+  const own = r[REQUEST_TRACE] ?? r.raw?.[REQUEST_TRACE];
+  if (own !== undefined) return own;
+  const state = context.active().getValue(EXPRESS_STATE) as
+    | { req?: unknown; trace?: ServerRequestTrace }
+    | undefined;
+  return state !== undefined && state.req === req ? state.trace : undefined;
 }
 
 /** Sets `nestjs.controller` / `nestjs.handler`; returns the span when it is recording. */
