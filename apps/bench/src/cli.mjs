@@ -17,7 +17,7 @@
 //              are used; for a run saved without them, pass the ones it ran with)
 //            --modes bare,tracewire,tracewire-unsampled,official (the default), and the reference
 //              configurations als-only, floor and tracewire-noexport (docs/performance.md)
-//            --modes bare,tracewire,tracewire@before --bundle before=<path>
+//            --modes bare,tracewire,tracewire@before --bundle before=<path> (relative to the current directory)
 //              (a mode `x@label` runs configuration x with tracewire from that bundle, which
 //               `node src/overhead/instructions.mjs --source --bundle-only` builds from the working
 //               tree and prints the path of: compares two builds side by side in one run)
@@ -128,8 +128,22 @@ const cliSettings = {
   // "Tenth pass").
   restartEvery: Number(opt('restart-every', 0)),
 };
+// label=path; the path is taken from the current directory (the servers run elsewhere), and checked now.
 const bundles = Object.fromEntries(
-  args.flatMap((a, i) => (a === '--bundle' && args[i + 1] ? [args[i + 1].split('=')] : [])),
+  args.flatMap((a, i) => {
+    if (a !== '--bundle' || !args[i + 1]) return [];
+    const [label, path] = args[i + 1].split('=');
+    if (!label || !path) {
+      console.error(`bench: --bundle takes label=<path>, not ${JSON.stringify(args[i + 1])}`);
+      process.exit(2);
+    }
+    const file = resolve(path);
+    if (!existsSync(file)) {
+      console.error(`bench: --bundle ${label}: no file at ${file}`);
+      process.exit(2);
+    }
+    return [[label, file]];
+  }),
 );
 const writeDocs = !quick && !flag('no-docs') && Object.keys(bundles).length === 0;
 

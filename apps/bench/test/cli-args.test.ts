@@ -28,6 +28,8 @@ describe('bench command line', () => {
     [['--rounds', '--quick'], '--rounds needs a value'],
     [['--quick', '--rounds', 'three'], '--rounds takes a number of 0 or more, not "three"'],
     [['--quick', '--duration', '-1'], '--duration takes a number of 0 or more'],
+    [['--quick', '--bundle', 'nope'], '--bundle takes label=<path>, not "nope"'],
+    [['--quick', '--bundle', 'x=does-not-exist.cjs'], '--bundle x: no file at'],
   ])('%j stops with an error before anything runs', (args, message) => {
     const r = bench(...args);
     expect(r.status).toBe(2);
