@@ -176,15 +176,11 @@ function begin(
   // One request, one span: a second `begin` on the same response (a mounted sub-app with its own
   // middleware, two adapters) gets the trace that is already running.
   // The trace of this same response (possibly made by the other build of this package).
-  if (!cfg.traceInContext) {
-    const running = (res as TracedResponse | undefined)?.[TRACE];
-    if (running !== undefined) return running;
-  }
   let active = contextApi.active();
-  if (cfg.traceInContext) {
-    const running = active.getValue(TRACE) as RequestTrace | undefined;
-    if (running !== undefined && running.res === res) return running;
-  }
+  const running = cfg.traceInContext
+    ? (active.getValue(TRACE) as RequestTrace | undefined)
+    : (res as TracedResponse | undefined)?.[TRACE];
+  if (running !== undefined && running.res === res) return running;
   // The empty context with a cheap setValue (fast-context.ts): the span, and whatever extract
   // adds, then cost one small object each instead of a copy of a Map each.
   if (active === ROOT_CONTEXT) active = EMPTY_CONTEXT;
