@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ExpressTracewireOptions, normaliseOptions } from './options.js';
 import { errorMessage, report } from '@tracewire/core';
-import { ExpressRequest, requestStateOf } from './request-state.js';
+import { ExpressRequest, requestStateOf, type TracedRequest } from './request-state.js';
 import { subscribeRouterChannel } from './router-channel.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
@@ -68,8 +68,7 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
     // Already traced by an outer tracewire() (a sub-app or router registering it again): one span per
     // request. (An outer one that does not record made the same decision for this request: `begin`
     // below then returns its trace again.)
-    const active = context.active();
-    if (requestStateOf(active, req) !== undefined) {
+    if (requestStateOf(context.active(), req) !== undefined) {
       next();
       return;
     }
@@ -90,7 +89,7 @@ export function tracewire(options?: ExpressTracewireOptions): TracewireMiddlewar
         prependListener.call(res, 'close', state.onClose);
         if (
           middlewareTracer !== undefined &&
-          typeof ((req as { app?: unknown }).app as { lazyrouter?: unknown })?.lazyrouter === 'function'
+          typeof ((req as TracedRequest).app as { lazyrouter?: unknown })?.lazyrouter === 'function'
         ) {
           report(
             'express:middleware-spans-express4',
