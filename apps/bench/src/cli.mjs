@@ -61,6 +61,12 @@ const NUMBER_OPTIONS = new Set(
 );
 const FLAGS = new Set(['quick', 'no-docs']);
 
+/** A mistake on the command line: said, and the run does not start. */
+function fail(why) {
+  console.error(`bench: ${why} (--help lists the options)`);
+  process.exit(2);
+}
+
 /**
  * `--help` prints the usage above and exits; an unknown option, or one without its value, exits
  * with an error before anything runs (a full run takes over an hour: a typo must not start one).
@@ -77,10 +83,6 @@ function checkArgs(argv) {
     console.log(usage.join('\n'));
     process.exit(0);
   }
-  const fail = (why) => {
-    console.error(`bench: ${why} (--help lists the options)`);
-    process.exit(2);
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const name = a.startsWith('--') ? a.slice(2) : undefined;
@@ -133,15 +135,9 @@ const bundles = Object.fromEntries(
   args.flatMap((a, i) => {
     if (a !== '--bundle' || !args[i + 1]) return [];
     const [label, path] = args[i + 1].split('=');
-    if (!label || !path) {
-      console.error(`bench: --bundle takes label=<path>, not ${JSON.stringify(args[i + 1])}`);
-      process.exit(2);
-    }
+    if (!label || !path) fail(`--bundle takes label=<path>, not ${JSON.stringify(args[i + 1])}`);
     const file = resolve(path);
-    if (!existsSync(file)) {
-      console.error(`bench: --bundle ${label}: no file at ${file}`);
-      process.exit(2);
-    }
+    if (!existsSync(file)) fail(`--bundle ${label}: no file at ${file}`);
     return [[label, file]];
   }),
 );
