@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { type Attributes, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -361,6 +361,88 @@ describe('OTLP protobuf encoder', () => {
     expect(
       decodeProtobuf(Buffer.from(request)).map((d) => ({ name: d.name, attributes: d.attributes })),
     ).toEqual(expected);
+  });
+
+  it("writes HTTP server spans' attributes exactly, whether they repeat, change, or are not the usual set", () => {
+    // The attributes tracewire's HTTP lifecycle sets take a path of their own in the encoder (read
+    // by name, two groups compared with the previous span's and copied). Each span here changes
+    // some of them, drops or adds keys, or gives a value of another type, so the encoder goes back
+    // and forth between copying, encoding and its general path; every value must decode as given.
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor((seed / 2147483648) * n); // the high bits: an LCG's low bits repeat
+    };
+    const pick = <T>(...values: T[]): T => (rnd(4) === 0 ? values[rnd(values.length)]! : values[0]!);
+    const make = (i: number): { kind: SpanKind; attributes: Record<string, unknown> } => {
+      const a: Record<string, unknown> = {};
+      if (rnd(8) === 0) a['http.route'] = pick('/users/:id', '/b'); // set first: another key order
+      a['http.request.method'] = pick('GET', 'POST', 'ÜBER');
+      a['url.scheme'] = pick('http', 'https');
+      a['server.address'] = pick('localhost', 'api.example.com', 'x'.repeat(200));
+      a['server.port'] = pick<unknown>(3000, 443, 65535, '3000');
+      a['client.address'] = pick('127.0.0.1', '10.0.0.7');
+      a['network.peer.address'] = pick('127.0.0.1', '::1');
+      a['network.protocol.version'] = pick('1.1', '2');
+      if (rnd(6) !== 0) a['user_agent.original'] = pick('autocannon/8.0.0', 'curl/8.5.0', '');
+      if (rnd(8) === 0) a['http.request.header.x-id'] = [`id-${i}`];
+      // paths of every length class: one-byte lengths, a KeyValue over 127 bytes, a long string
+      a['url.path'] = pick(`/users/${i}`, `/ü/${i}`, `/${'日'.repeat(41)}`, `/${'x'.repeat(60)}`, '');
+      if (rnd(5) === 0) a['url.query'] = `page=${i}&sig=REDACTED`;
+      a['network.peer.port'] = pick<unknown>(40000 + i, 0, 2 ** 31, 1.5, -1);
+      if (rnd(7) !== 0) a['http.route'] = pick('/users/:id', '/users/:id/orders', '');
+      if (rnd(7) !== 0) a['http.response.status_code'] = pick<unknown>(200, 404, 500, 2 ** 40);
+      if (rnd(10) === 0) a['error.type'] = '500';
+      if (rnd(12) === 0) a['user.note'] = undefined; // a key without a value: not written
+      if (rnd(10) === 0) delete a['client.address'];
+      return { kind: rnd(10) === 0 ? SpanKind.INTERNAL : SpanKind.SERVER, attributes: a };
+    };
+    const defined = (a: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(a)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, typeof v === 'number' && v > Number.MAX_SAFE_INTEGER ? BigInt(v) : v]),
+      );
+    const inputs = Array.from({ length: 900 }, (_, i) => make(i));
+    const spans = inputs.map(({ kind, attributes }, i) =>
+      // every 50th span is short (under 128 bytes): its length prefix moves its bytes
+      i % 50 === 49
+        ? testSpan({ name: 's', kind })
+        : testSpan({ name: `GET ${i % 3}`, kind, attributes: attributes as Attributes }),
+    );
+    const expected = inputs.map(({ attributes }, i) => (i % 50 === 49 ? {} : defined(attributes)));
+
+    // One request, twice (the second encode starts a new epoch with the first one's values).
+    for (let round = 0; round < 2; round++) {
+      expect(decodeProtobuf(encodeTraceRequest(spans)).map((d) => d.attributes)).toEqual(expected);
+    }
+
+    // Records, as the span arena writes them: back to back, switching targets now and then.
+    const targets = [Buffer.alloc(512 * 1024), Buffer.alloc(512 * 1024)];
+    const at = [0, 0];
+    const rec = { chunk: [] as { buf: Buffer }[], off: [] as number[], len: [] as number[] };
+    spans.forEach((span, i) => {
+      const t = Math.floor(i / 97) % 2;
+      const end = encodeSpanRecord(span, targets[t]!, at[t]!);
+      rec.chunk.push({ buf: targets[t]! });
+      rec.off.push(at[t]!);
+      rec.len.push(end - at[t]!);
+      at[t] = end;
+    });
+    const n = spans.length;
+    const request = encodeTraceRequestFromRecords(
+      {
+        length: n,
+        chunk: rec.chunk,
+        off: Int32Array.from(rec.off),
+        len: Int32Array.from(rec.len),
+        resource: spans.map((s) => s.resource),
+        scope: spans.map((s) => s.instrumentationScope),
+      },
+      0,
+      n,
+    );
+    expect(decodeProtobuf(Buffer.from(request)).map((d) => d.attributes)).toEqual(expected);
   });
 
   it('writes the parent of an SDK 1.x span, which has parentSpanId and no parentSpanContext', () => {
