@@ -293,7 +293,8 @@ const lines = [
   ...results.map(
     (r) =>
       `| ${r.framework} | ${modes
-        .map((m) => (m === 'bare' ? `${r[m]}` : `${r[m]} (+${r[m] - r.bare})`))
+        // the difference to bare only when bare was measured (not `+NaN`)
+        .map((m) => (m === 'bare' || r.bare === undefined ? `${r[m]}` : `${r[m]} (+${r[m] - r.bare})`))
         .join(' | ')} |`,
   ),
 ];
