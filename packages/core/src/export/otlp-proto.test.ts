@@ -365,7 +365,7 @@ describe('OTLP protobuf encoder', () => {
 
   it("writes HTTP server spans' attributes exactly, whether they repeat, change, or are not the usual set", () => {
     // The attributes tracewire's HTTP lifecycle sets take a path of their own in the encoder (read
-    // by name, two groups compared with the previous span's and copied). Each span here changes
+    // by name, the repeating ones compared with the previous span's and copied). Each span changes
     // some of them, drops or adds keys, or gives a value of another type, so the encoder goes back
     // and forth between copying, encoding and its general path; every value must decode as given.
     let seed = 7;
@@ -374,28 +374,55 @@ describe('OTLP protobuf encoder', () => {
       return Math.floor((seed / 2147483648) * n); // the high bits: an LCG's low bits repeat
     };
     const pick = <T>(...values: T[]): T => (rnd(4) === 0 ? values[rnd(values.length)]! : values[0]!);
+    // The values that repeat stay for a block of 6 spans, so most spans copy them from the
+    // previous one; each new block changes one of them (or whether it is there), so a value left
+    // out of the comparison shows. The rest change, or break the usual set, span by span.
+    const choices: Record<string, unknown[]> = {
+      routeFirst: [false, true], // `http.route` set first: another key order
+      method: ['GET', 'POST', 'ÜBER'],
+      scheme: ['http', 'https'],
+      serverAddress: ['localhost', 'api.example.com', 'x'.repeat(200)],
+      serverPort: [3000, 443, 65535, '3000'],
+      clientAddress: ['127.0.0.1', '10.0.0.7'],
+      peerAddress: ['127.0.0.1', '::1'],
+      version: ['1.1', '2'],
+      ua: [true, false],
+      userAgent: ['autocannon/8.0.0', 'curl/8.5.0', ''],
+      route: [true, false],
+      routeValue: ['/users/:id', '/users/:id/orders', ''],
+      status: [true, false],
+      statusValue: [200, 404, 500, 2 ** 40],
+    };
+    const fields = Object.keys(choices);
+    const block: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, choices[f]![0]]));
     const make = (i: number): { kind: SpanKind; attributes: Record<string, unknown> } => {
+      if (i > 0 && i % 6 === 0) {
+        const f = fields[rnd(fields.length)]!;
+        const options = choices[f]!;
+        block[f] = options[(options.indexOf(block[f]) + 1 + rnd(options.length - 1)) % options.length];
+      }
+      const k = block;
       const a: Record<string, unknown> = {};
-      if (rnd(8) === 0) a['http.route'] = pick('/users/:id', '/b'); // set first: another key order
-      a['http.request.method'] = pick('GET', 'POST', 'ÜBER');
-      a['url.scheme'] = pick('http', 'https');
-      a['server.address'] = pick('localhost', 'api.example.com', 'x'.repeat(200));
-      a['server.port'] = pick<unknown>(3000, 443, 65535, '3000');
-      a['client.address'] = pick('127.0.0.1', '10.0.0.7');
-      a['network.peer.address'] = pick('127.0.0.1', '::1');
-      a['network.protocol.version'] = pick('1.1', '2');
-      if (rnd(6) !== 0) a['user_agent.original'] = pick('autocannon/8.0.0', 'curl/8.5.0', '');
-      if (rnd(8) === 0) a['http.request.header.x-id'] = [`id-${i}`];
+      if (k.routeFirst) a['http.route'] = k.routeValue;
+      a['http.request.method'] = k.method;
+      a['url.scheme'] = k.scheme;
+      a['server.address'] = k.serverAddress;
+      a['server.port'] = k.serverPort;
+      a['client.address'] = k.clientAddress;
+      a['network.peer.address'] = k.peerAddress;
+      a['network.protocol.version'] = k.version;
+      if (k.ua) a['user_agent.original'] = k.userAgent;
+      if (rnd(15) === 0) a['http.request.header.x-id'] = [`id-${i}`];
       // paths of every length class: one-byte lengths, a KeyValue over 127 bytes, a long string
       a['url.path'] = pick(`/users/${i}`, `/ü/${i}`, `/${'日'.repeat(41)}`, `/${'x'.repeat(60)}`, '');
       if (rnd(5) === 0) a['url.query'] = `page=${i}&sig=REDACTED`;
       a['network.peer.port'] = pick<unknown>(40000 + i, 0, 2 ** 31, 1.5, -1);
-      if (rnd(7) !== 0) a['http.route'] = pick('/users/:id', '/users/:id/orders', '');
-      if (rnd(7) !== 0) a['http.response.status_code'] = pick<unknown>(200, 404, 500, 2 ** 40);
-      if (rnd(10) === 0) a['error.type'] = '500';
-      if (rnd(12) === 0) a['user.note'] = undefined; // a key without a value: not written
-      if (rnd(10) === 0) delete a['client.address'];
-      return { kind: rnd(10) === 0 ? SpanKind.INTERNAL : SpanKind.SERVER, attributes: a };
+      if (k.route) a['http.route'] = k.routeValue;
+      if (k.status) a['http.response.status_code'] = k.statusValue;
+      if (rnd(15) === 0) a['error.type'] = '500';
+      if (rnd(15) === 0) a['user.note'] = undefined; // a key without a value: not written
+      if (rnd(15) === 0) delete a['client.address'];
+      return { kind: rnd(15) === 0 ? SpanKind.INTERNAL : SpanKind.SERVER, attributes: a };
     };
     const defined = (a: Record<string, unknown>) =>
       Object.fromEntries(
@@ -412,10 +439,12 @@ describe('OTLP protobuf encoder', () => {
     );
     const expected = inputs.map(({ attributes }, i) => (i % 50 === 49 ? {} : defined(attributes)));
 
-    // One request, twice (the second encode starts a new epoch with the first one's values).
-    for (let round = 0; round < 2; round++) {
-      expect(decodeProtobuf(encodeTraceRequest(spans)).map((d) => d.attributes)).toEqual(expected);
-    }
+    // One request, then another from the fifth span on: a new encode, in which what the first one
+    // wrote sits at other offsets.
+    expect(decodeProtobuf(encodeTraceRequest(spans)).map((d) => d.attributes)).toEqual(expected);
+    expect(decodeProtobuf(encodeTraceRequest(spans.slice(5))).map((d) => d.attributes)).toEqual(
+      expected.slice(5),
+    );
 
     // Records, as the span arena writes them: back to back, switching targets now and then.
     const targets = [Buffer.alloc(512 * 1024), Buffer.alloc(512 * 1024)];
