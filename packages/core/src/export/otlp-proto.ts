@@ -445,7 +445,7 @@ function putSpanAttributes(attrs: Record<string, unknown>): void {
         kvCache.clear();
         byPosition.length = 0;
       }
-      e = { key, keyField: stringField(tag(1, LEN), key), value, off: start, len: pos - start, epoch };
+      e = { key, keyField: keyFieldOf(key), value, off: start, len: pos - start, epoch };
       kvCache.set(key, e);
       if (i < BY_POSITION_MAX) byPosition[i] = e;
     } else {
@@ -489,7 +489,6 @@ const K_QUERY = 'url.query';
 const K_PEER_PORT = 'network.peer.port';
 const K_ROUTE = 'http.route';
 const K_STATUS = 'http.response.status_code';
-const keyFieldOf = (key: string): Field => stringField(tag(1, LEN), key);
 const F_METHOD = keyFieldOf(K_METHOD);
 const F_SCHEME = keyFieldOf(K_SCHEME);
 const F_SERVER_ADDRESS = keyFieldOf(K_SERVER_ADDRESS);
@@ -712,6 +711,11 @@ function putField(f: Field): void {
   const p = pos;
   for (let i = 0; i < n; i += 4) v.setInt32(p + i, src.getInt32(i, true), true);
   pos = p + n;
+}
+
+/** The encoded `KeyValue.key` field of `key`, kept to be copied (attribute cache, named keys). */
+function keyFieldOf(key: string): Field {
+  return stringField(tag(1, LEN), key);
 }
 
 /** A string field (tag below 0x80, length, UTF-8) as a {@link Field}. */
