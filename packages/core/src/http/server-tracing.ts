@@ -319,7 +319,7 @@ function startAttributes(
   // what changes (path, query, peer port) last, so the OTLP encoder copies the unchanged attributes
   // of the previous span as one run. The encoder reads these keys by name (export/otlp-proto.ts,
   // putHttpServerAttributes): a new key here must be added there too, or every span takes its
-  // general path (correct, and ~2,000 instructions slower).
+  // general path (correct, and ~2,800 instructions per request slower on Node 24 Fastify).
   attributes[ATTR_METHOD] = method;
   if (method === '_OTHER') attributes[ATTR_METHOD_ORIGINAL] = rawMethod;
 
