@@ -21,12 +21,12 @@ const DELETED: unique symbol = Symbol('tracewire.context.deleted');
 
 class ChainContext implements Context {
   constructor(
-    private readonly parent: ChainContext | undefined,
-    private readonly key: symbol | undefined,
-    private readonly value: unknown,
+    readonly parent: ChainContext | undefined,
+    readonly key: symbol | undefined,
+    readonly value: unknown,
     /** Entries of a flattened node (then `key` is undefined and `parent` too). */
-    private readonly map: ReadonlyMap<symbol, unknown> | undefined,
-    private readonly depth: number,
+    readonly map: ReadonlyMap<symbol, unknown> | undefined,
+    readonly depth: number,
   ) {}
 
   getValue(key: symbol): unknown {
@@ -43,29 +43,34 @@ class ChainContext implements Context {
   }
 
   setValue(key: symbol, value: unknown): Context {
-    return this.#link(key, value);
+    return link(this, key, value);
   }
 
   deleteValue(key: symbol): Context {
-    return this.#link(key, DELETED);
+    return link(this, key, DELETED);
   }
+}
 
-  #link(key: symbol, value: unknown): ChainContext {
-    if (this.depth < FLATTEN_AT) return new ChainContext(this, key, value, undefined, this.depth + 1);
-    // Flatten: the newest entry of each key wins, deletions are kept as such.
-    const entries = new Map<symbol, unknown>([[key, value]]);
-    let c: ChainContext | undefined = this;
-    while (c !== undefined) {
-      if (c.key !== undefined) {
-        if (!entries.has(c.key)) entries.set(c.key, c.value);
-      } else if (c.map !== undefined) {
-        for (const [k, v] of c.map) if (!entries.has(k)) entries.set(k, v);
-        break;
-      }
-      c = c.parent;
+/**
+ * `ctx` with `key` set. A function, not a private method: a class with a private method brands each
+ * instance as it is constructed (one more keyed define per context, a builtin call in V8's mid tier),
+ * and a request makes two or three contexts.
+ */
+function link(ctx: ChainContext, key: symbol, value: unknown): ChainContext {
+  if (ctx.depth < FLATTEN_AT) return new ChainContext(ctx, key, value, undefined, ctx.depth + 1);
+  // Flatten: the newest entry of each key wins, deletions are kept as such.
+  const entries = new Map<symbol, unknown>([[key, value]]);
+  let c: ChainContext | undefined = ctx;
+  while (c !== undefined) {
+    if (c.key !== undefined) {
+      if (!entries.has(c.key)) entries.set(c.key, c.value);
+    } else if (c.map !== undefined) {
+      for (const [k, v] of c.map) if (!entries.has(k)) entries.set(k, v);
+      break;
     }
-    return new ChainContext(undefined, undefined, undefined, entries, 1);
+    c = c.parent;
   }
+  return new ChainContext(undefined, undefined, undefined, entries, 1);
 }
 
 /** An empty context: what `ROOT_CONTEXT` holds, with cheap `setValue`. */
