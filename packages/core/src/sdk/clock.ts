@@ -32,9 +32,9 @@ let nextCheck = 0;
 /**
  * The current anchor (re-checked at most once a second). Cheap: one comparison on the fast path.
  * `rel` only says whether a check is due; the check reads both clocks itself, back to back. The
- * caller read `rel` a moment earlier, and a GC pause or a preemption in that moment (a scavenge of
- * a Node 20 Express server takes ~6 ms) would otherwise look like drift and move every timestamp of
- * the next second by the length of the pause.
+ * caller read `rel` a moment earlier, and a pause in that moment would otherwise look like drift and
+ * move every timestamp of the next second by its length: a scavenge (6–10 ms on a busy Node 20
+ * Express server), or a container's CPU quota stopping the process (tens of milliseconds).
  */
 export function currentAnchor(rel: number): Anchor {
   if (rel >= nextCheck) recheckAnchor();
