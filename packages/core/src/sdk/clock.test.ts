@@ -29,11 +29,13 @@ describe('clock', () => {
     const before = currentAnchor(performance.now());
     // The wall clock is stepped 60 s ahead; the next check (a reading 10 s later) sees it.
     later(10_000, 60_000);
+    // The wall clock is read next to `rel`: a pause of the test process later must not count.
     const rel = performance.now();
+    const wallAtRel = Date.now();
     const after = currentAnchor(rel);
     expect(after.ms - before.ms).toBeGreaterThan(59_990);
     expect(after.ms - before.ms).toBeLessThan(60_010);
-    expect(Math.abs(toMs(relToHrTime(after, rel)) - Date.now())).toBeLessThan(5);
+    expect(Math.abs(toMs(relToHrTime(after, rel)) - wallAtRel)).toBeLessThan(5);
     // Within the same second it does not look again.
     later(10_100, 0);
     expect(currentAnchor(performance.now())).toBe(after);
@@ -48,10 +50,11 @@ describe('clock', () => {
     // scavenge of a busy Node 20 server, or the thread losing its core, fell in between.
     later(30_000);
     const rel = performance.now() - 8;
+    const wallAtRel = Date.now() - 8;
     const a = currentAnchor(rel);
     expect(Math.abs(a.ms - before.ms)).toBeLessThan(2);
-    // Its timestamp is where the reading was: 8 ms before the wall clock's now.
-    expect(Math.abs(toMs(relToHrTime(a, rel)) - (Date.now() - 8))).toBeLessThan(3);
+    // Its timestamp is where the reading was: 8 ms before the wall clock read beside it.
+    expect(Math.abs(toMs(relToHrTime(a, rel)) - wallAtRel)).toBeLessThan(3);
   });
 
   it('reads every TimeInput form', () => {
