@@ -76,7 +76,7 @@ export { encodeTraceRequestJson } from './export/otlp-json.js';
 export { isTracingSuppressed, suppressTracing } from './export/suppress.js';
 
 // --- http server lifecycle ---
-export { createHttpServerTracing } from './http/server-tracing.js';
+export { createHttpServerTracing, requestTraceOf } from './http/server-tracing.js';
 export type {
   HttpServerTracing,
   HttpServerTracingOptions,

@@ -13,7 +13,12 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resetReports } from '../sdk/report.js';
-import { createHttpServerTracing, ERROR_TYPE_ABORTED, ERROR_TYPE_OTHER } from './server-tracing.js';
+import {
+  createHttpServerTracing,
+  ERROR_TYPE_ABORTED,
+  ERROR_TYPE_OTHER,
+  requestTraceOf,
+} from './server-tracing.js';
 import {
   diagMessages,
   exporter,
@@ -863,6 +868,48 @@ describe('the end of the span', () => {
     const span = await onlySpan();
     expect(same).toBe(true);
     expect(span.name).toBe('GET /nested/:x');
+  });
+
+  it('requestTraceOf finds a traceInContext request from its context and its children, nothing elsewhere', async () => {
+    const inContext = createHttpServerTracing(undefined, { name: 'in-context' }, { traceInContext: true });
+    const onRes = createHttpServerTracing(undefined, { name: 'on-res' });
+    const found: Record<string, boolean> = {};
+    const server = createServer((req, res) => {
+      found.root = requestTraceOf(context.active()) === undefined;
+      if (req.url === '/on-res') {
+        const t = onRes.begin(req, res);
+        context.with(t.context, () => {
+          found.onRes = requestTraceOf(context.active()) === undefined;
+        });
+        res.end();
+        return;
+      }
+      const t = inContext.begin(req, res);
+      context.with(t.context, () => {
+        found.own = requestTraceOf(context.active()) === t;
+        const child = trace.getTracer('t').startSpan('child');
+        context.with(trace.setSpan(context.active(), child), () => {
+          // e.g. an exception seen in an @Traced() method: recorded on the request's span
+          requestTraceOf(context.active())?.recordError(new RangeError('seen deeper'));
+        });
+        child.end();
+        res.statusCode = 503;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await fetch(`http://127.0.0.1:${port}/in-context`);
+    await fetch(`http://127.0.0.1:${port}/on-res`);
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await waitForSpans(3);
+    expect(found).toEqual({ root: true, own: true, onRes: true });
+    const server503 = exporter
+      .getFinishedSpans()
+      .find((x) => x.attributes['http.response.status_code'] === 503)!;
+    expect(server503.attributes['error.type']).toBe('RangeError');
+    expect(server503.events.map((e) => e.attributes?.['exception.message'])).toEqual(['seen deeper']);
   });
 
   it('with traceInContext: one span for a second begin inside the trace context, nothing added to res', async () => {

@@ -167,6 +167,22 @@ export function createHttpServerTracing(
   };
 }
 
+/**
+ * The trace of the request that context `ctx` belongs to, for a lifecycle created with
+ * `traceInContext: true` (the context of its request or any context derived from it, such as a child
+ * span's); `undefined` otherwise. For code that sees an exception but not the request it belongs to,
+ * such as `@tracewire/nestjs`'s exception observer.
+ * @example
+ * ```ts
+ * requestTraceOf(context.active())?.recordError(err);
+ * ```
+ */
+export function requestTraceOf(ctx: Context): ServerRequestTrace | undefined {
+  const t = ctx.getValue(TRACE) as Partial<ServerRequestTrace> | undefined;
+  // Duck-typed: the trace may come from the other (CJS/ESM) build of this package.
+  return typeof t?.recordError === 'function' ? (t as ServerRequestTrace) : undefined;
+}
+
 function begin(
   cfg: Config,
   req: IncomingMessage,
