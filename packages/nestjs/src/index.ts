@@ -8,6 +8,7 @@ export {
   TracewireGuard,
   TracewireInterceptor,
 } from './interceptor.js';
+export { TracewireExceptionObserver } from './exceptions.js';
 export { TRACEWIRE_SETUP, TracewireModule } from './module.js';
 export { SCOPE_NAME, TRACEWIRE_OPTIONS, VERSION } from './options.js';
 export { Traced } from './traced.js';

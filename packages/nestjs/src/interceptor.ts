@@ -1,7 +1,8 @@
 /**
- * Nest enrichment of the server span: which controller and handler served the request, and the
- * exceptions raised inside Nest's pipeline (pipes, interceptors, the handler). The span itself,
- * its route, status and timing come from the Express or Fastify adapter underneath.
+ * Nest enrichment of the server span: which controller and handler served the request (the guard),
+ * and, for applications that add it themselves, the interceptor that records exceptions on their
+ * way out of the handler. The span itself, its route, status and timing come from the Express or
+ * Fastify adapter underneath; exceptions are recorded by the exception observer (exceptions.ts).
  */
 import type { Span } from '@opentelemetry/api';
 import * as api from '@opentelemetry/api';
@@ -72,12 +73,12 @@ function enrich(ctx: ExecutionContext): { span: Span; trace: ServerRequestTrace 
 }
 
 /**
- * The global guard `TracewireModule` installs when `recordExceptions` is `false`: it only names the
- * controller and handler on the span (Nest's guards cost far less than its interceptor chain) and
- * always lets the request through. Non-HTTP contexts are not looked at.
+ * The global guard `TracewireModule` installs: it names the controller and handler on the span
+ * (Nest's guards cost far less than its interceptor chain) and always lets the request through.
+ * Non-HTTP contexts are not looked at.
  * @example
  * ```ts
- * // what TracewireModule.forRoot({ recordExceptions: false }) registers for you:
+ * // what TracewireModule.forRoot() registers for you:
  * { provide: APP_GUARD, useFactory: () => new TracewireGuard() }
  * ```
  */
@@ -89,13 +90,18 @@ export class TracewireGuard implements CanActivate {
 }
 
 /**
- * The global interceptor `TracewireModule` installs (you do not need to add it yourself). Non-HTTP
- * contexts (microservices, WebSockets, GraphQL resolvers) pass through untouched: `next.handle()`
- * is returned as it is.
+ * An interceptor that records the exceptions leaving the handler, its pipes and the interceptors
+ * inside it, and names the controller and handler. `TracewireModule` does not install it: its
+ * exception filter records those exceptions too, at no cost per request. Add it yourself only to
+ * also record exceptions that a controller- or method-level `@UseFilters()` filter answers (Nest
+ * tries those before any global filter). It costs what any interceptor costs: Nest then runs every
+ * request through its RxJS interceptor chain (docs/nestjs.md). Non-HTTP contexts (microservices,
+ * WebSockets, GraphQL resolvers) pass through untouched: `next.handle()` is returned as it is. An
+ * exception both it and the filter see is recorded once.
  * @example
  * ```ts
- * // what TracewireModule registers for you:
- * { provide: APP_INTERCEPTOR, useFactory: () => new TracewireInterceptor() }
+ * const app = await NestFactory.create(AppModule);
+ * app.useGlobalInterceptors(new TracewireInterceptor());
  * ```
  */
 export class TracewireInterceptor implements NestInterceptor {

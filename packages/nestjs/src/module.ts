@@ -3,10 +3,18 @@
  * Fastify. A dynamic, global module built from plain provider definitions (factories with explicit
  * `inject`), so it needs no decorator metadata from the build that compiled it.
  */
-import type { DynamicModule, FactoryProvider, ModuleMetadata } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  Inject,
+  type ModuleMetadata,
+  type NestModule,
+  type Provider,
+} from '@nestjs/common';
 import * as api from '@opentelemetry/api';
-import { APP_GUARD, APP_INTERCEPTOR, HttpAdapterHost } from '@nestjs/core';
-import { TracewireGuard, TracewireInterceptor } from './interceptor.js';
+import { APP_FILTER, APP_GUARD, HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { TracewireExceptionObserver } from './exceptions.js';
+import { TracewireGuard } from './interceptor.js';
 import { TRACEWIRE_OPTIONS, type TracewireNestOptions, validateOptions } from './options.js';
 import { applyTracewire, type HttpAdapterLike } from './setup.js';
 
@@ -46,21 +54,57 @@ function setupProvider(): FactoryProvider {
   };
 }
 
+/** Injection token of the exception observer the module installed, if any (see {@link TracewireModule.configure}). */
+const TRACEWIRE_EXCEPTIONS = Symbol.for('tracewire.nestjs.exceptions');
+
+interface Installed {
+  readonly observer: TracewireExceptionObserver | undefined;
+}
+
 /**
- * The Nest enhancer: the interceptor (controller, handler and exceptions) or, with
- * `recordExceptions: false`, the much cheaper guard (controller and handler only).
+ * The Nest enhancers: a global guard (names the controller and handler on the span) and, unless
+ * `recordExceptions: false`, a global exception filter that records exceptions without handling any.
+ * Neither is an interceptor: once one exists, Nest runs every request through its RxJS interceptor
+ * chain (docs/nestjs.md).
  */
-function enhancerProvider(recordExceptions: boolean | undefined): FactoryProvider {
-  return recordExceptions === false
-    ? { provide: APP_GUARD, useFactory: () => new TracewireGuard() }
-    : { provide: APP_INTERCEPTOR, useFactory: () => new TracewireInterceptor() };
+function enhancerProviders(recordExceptions: boolean | undefined): Provider[] {
+  const installed: Installed = {
+    observer: recordExceptions === false ? undefined : new TracewireExceptionObserver(),
+  };
+  const providers: Provider[] = [
+    { provide: APP_GUARD, useFactory: () => new TracewireGuard() },
+    { provide: TRACEWIRE_EXCEPTIONS, useValue: installed },
+  ];
+  if (installed.observer !== undefined) {
+    providers.push({
+      provide: APP_FILTER,
+      useFactory: (i: Installed) => i.observer,
+      inject: [TRACEWIRE_EXCEPTIONS],
+    });
+  }
+  return providers;
+}
+
+/** What `TracewireModule.configure()` reads of Nest's internals (stable across Nest 10, 11 and 12). */
+interface GlobalFilters {
+  getGlobalFilters(): unknown[];
+  addGlobalFilter(filter: unknown): void;
+}
+
+/** The application's global-filter list, behind `ModuleRef`; `undefined` if this Nest keeps it elsewhere. */
+function globalFiltersOf(moduleRef: ModuleRef | undefined): GlobalFilters | undefined {
+  const config = (moduleRef as unknown as { container?: { applicationConfig?: Partial<GlobalFilters> } })
+    ?.container?.applicationConfig;
+  return typeof config?.getGlobalFilters === 'function' && typeof config.addGlobalFilter === 'function'
+    ? (config as GlobalFilters)
+    : undefined;
 }
 
 /**
  * Traces every HTTP request of the application: one SERVER span per request named
  * `GET /api/v1/users/:id` (global prefix and URI version included), with `nestjs.controller` and
- * `nestjs.handler`, the status code Nest sent, and exceptions from pipes, interceptors and handlers.
- * Import it once, in the root module. Spans go to whatever SDK is registered through
+ * `nestjs.handler`, the status code Nest sent, and the exceptions Nest's filters see (from
+ * middleware, guards, pipes, interceptors and handlers). Import it once, in the root module. Spans go to whatever SDK is registered through
  * `@opentelemetry/api` (tracewire's `start()` or the official SDK).
  *
  * @example
@@ -72,8 +116,36 @@ function enhancerProvider(recordExceptions: boolean | undefined): FactoryProvide
  * export class AppModule {}
  * ```
  */
-// biome-ignore lint/complexity/noStaticOnlyClass: Nest's convention for configurable modules (`XModule.forRoot()`); the class is the module token
-export class TracewireModule {
+export class TracewireModule implements NestModule {
+  /** @internal Nest creates the module (its constructor parameters are injected). */
+  constructor(
+    private readonly moduleRef: ModuleRef | undefined,
+    private readonly installed: Installed | undefined,
+  ) {}
+
+  /**
+   * Nest calls this while it initialises the application (`app.init()` or `listen()`), after `main.ts`
+   * has added its own global filters and before it builds the exception handling of any route. Nest
+   * tries global filters from the last added to the first and stops at the first that matches, so a
+   * catch-all filter added with `app.useGlobalFilters()` would otherwise hide every exception from
+   * the observer. Added again here, last, it sees them first (and still handles none). If this Nest
+   * keeps its filters elsewhere, the observer stays where `APP_FILTER` put it.
+   * @internal
+   */
+  configure(): void {
+    const observer = this.installed?.observer;
+    if (observer === undefined) return;
+    const config = globalFiltersOf(this.moduleRef);
+    if (config === undefined) {
+      diag.warn(
+        'tracewire: this Nest keeps its global filters where tracewire does not look; exceptions answered by filters added with app.useGlobalFilters() are not recorded',
+      );
+      return;
+    }
+    const filters = config.getGlobalFilters();
+    if (filters[filters.length - 1] !== observer) config.addGlobalFilter(observer);
+  }
+
   /**
    * Configure with options known up front. Throws a `TypeError` naming a bad option.
    * @example
@@ -89,7 +161,7 @@ export class TracewireModule {
       providers: [
         { provide: TRACEWIRE_OPTIONS, useValue: valid },
         setupProvider(),
-        enhancerProvider(valid.recordExceptions),
+        ...enhancerProviders(valid.recordExceptions),
       ],
       exports: [TRACEWIRE_OPTIONS],
     };
@@ -147,9 +219,13 @@ export class TracewireModule {
           inject: options.inject ?? [],
         },
         setupProvider(),
-        enhancerProvider(recordExceptions),
+        ...enhancerProviders(recordExceptions),
       ],
       exports: [TRACEWIRE_OPTIONS],
     };
   }
 }
+
+// The constructor's injection, declared without decorator metadata from the build (see the top).
+Inject(ModuleRef)(TracewireModule, undefined, 0);
+Inject(TRACEWIRE_EXCEPTIONS)(TracewireModule, undefined, 1);

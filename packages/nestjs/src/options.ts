@@ -23,12 +23,12 @@ export const SCOPE_NAME = '@tracewire/nestjs';
  */
 export interface TracewireNestOptions extends HttpServerTracingOptions {
   /**
-   * Record the exceptions raised in Nest's pipeline (pipes, interceptors, handlers) as `exception`
-   * events on the request span, with their class as `error.type` on 5xx. This needs a global
-   * interceptor, and Nest runs every request through its RxJS interceptor machinery once any
-   * interceptor exists: on a hello-world Nest + Fastify app that roughly halves throughput (see
-   * docs/nestjs.md). `false` uses a global guard instead: `nestjs.controller` / `nestjs.handler` and the
-   * status code are still recorded, `error.type` on 5xx is then the status code. No environment
+   * Record the exceptions Nest hands to its exception filters during a request (from middleware,
+   * guards, pipes, interceptors and handlers) as `exception` events on the request span, with their
+   * class as `error.type` on 5xx. A global exception filter does it without handling any exception
+   * (your filters still answer) and costs nothing until an exception is thrown. Exceptions that a
+   * controller- or method-level `@UseFilters()` filter answers are not seen (see docs/nestjs.md).
+   * `false` installs no filter: `error.type` on 5xx is then the status code. No environment
    * variable. With `forRootAsync()`, set it on the async options (it decides which providers exist).
    * Default: `true`.
    */

@@ -17,6 +17,7 @@ import {
   tracewire as fastifyTracewire,
 } from '@tracewire/fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { markUnmatched } from './exceptions.js';
 import { lifecycleOptions, type TracewireNestOptions } from './options.js';
 
 // Read once: in the CommonJS build each `api.x` would be a load from the API's exports object,
@@ -67,11 +68,12 @@ export function applyTracewire(
     // The first middleware of the Express app: Nest adds its body parsers and middleware later, in `app.init()`.
     const app = adapter.getInstance() as { use(fn: unknown): unknown };
     app.use(expressTracewire(options));
-    markNotFound(adapter);
+    markNotFound(adapter, true);
     return { platform: type };
   }
   if (type === 'fastify') {
     applyFastify(options, adapter);
+    markNotFound(adapter, false);
     return { platform: type };
   }
   diag.warn(
@@ -84,19 +86,22 @@ type NotFoundSetter = (handler: (req: unknown, ...rest: unknown[]) => unknown, .
 
 /**
  * Nest answers unmatched requests with a handler it registers through the adapter's
- * `setNotFoundHandler` (Nest 12 on Express mounts it as a `*path` route under the global prefix).
- * That catch-all is not a route of the application: semconv wants no `http.route` and the name
- * `GET` for a request no route matched, so the handler forgets the route Express matched before
- * Nest's handler runs. Wrapped on this adapter instance only, through its public method.
+ * `setNotFoundHandler`. Its `NotFoundException` is how Nest answers, not an error of the
+ * application, so the exception observer is told not to record it. On Express (Nest 12 mounts the
+ * handler as a `*path` route under the global prefix) that catch-all is also not a route of the
+ * application: semconv wants no `http.route` and the name `GET` for a request no route matched, so
+ * the handler forgets the route Express matched before Nest's handler runs. Wrapped on this adapter
+ * instance only, through its public method.
  */
-function markNotFound(adapter: HttpAdapterLike): void {
+function markNotFound(adapter: HttpAdapterLike, forgetRoute: boolean): void {
   const a = adapter as unknown as { setNotFoundHandler?: NotFoundSetter };
   const original = a.setNotFoundHandler;
   if (typeof original !== 'function') return;
   a.setNotFoundHandler = function tracewireSetNotFoundHandler(this: unknown, handler, ...rest) {
     if (typeof handler !== 'function') return original.call(this, handler, ...rest);
     const wrapped = function tracewireNotFound(this: unknown, req: unknown, ...args: unknown[]) {
-      if (typeof req === 'object' && req !== null && 'route' in req)
+      markUnmatched();
+      if (forgetRoute && typeof req === 'object' && req !== null && 'route' in req)
         (req as { route?: unknown }).route = undefined;
       return handler.call(this, req, ...args);
     };
@@ -115,7 +120,12 @@ function applyFastify(options: HttpServerTracingOptions, adapter: HttpAdapterLik
   const instance = adapter.getInstance();
   const server = adapter.getHttpServer() as Server | undefined;
   // The same scope as the plugin's own spans: a request span on Fastify looks the same with or without Nest.
-  const tracing = createHttpServerTracing(options, { name: FASTIFY_SCOPE, version: FASTIFY_VERSION });
+  // The trace is kept in the request's context, where the exception observer finds it.
+  const tracing = createHttpServerTracing(
+    options,
+    { name: FASTIFY_SCOPE, version: FASTIFY_VERSION },
+    { traceInContext: true },
+  );
   if (server !== undefined && typeof server.listeners === 'function') {
     const listeners = server.listeners('request') as RequestListener[];
     for (const listener of listeners) {

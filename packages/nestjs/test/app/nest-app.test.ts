@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
 import { Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Traced, TracewireModule, type TracewireNestOptions } from '../../src/index.js';
+import { Traced, TracewireInterceptor, TracewireModule, type TracewireNestOptions } from '../../src/index.js';
 import {
   INTERNAL,
   newTraceparent,
@@ -148,6 +148,11 @@ function appModule(tracewireModule: Any) {
     filtered() {
       throw new Error('upstream broke');
     }
+
+    @Get(':id/explode')
+    explode() {
+      return 'never: the middleware throws first';
+    }
   }
 
   @Controller('health')
@@ -160,9 +165,10 @@ function appModule(tracewireModule: Any) {
   }
 
   class AuditMiddleware {
-    use(_req: unknown, _res: unknown, next: () => void) {
+    use(req: { url?: string; originalUrl?: string }, _res: unknown, next: () => void) {
       // Nest middleware runs inside the server span: its spans are children.
       tracer().startSpan('audit middleware').end();
+      if (String(req.originalUrl ?? req.url).endsWith('/explode')) throw new Error('middleware exploded');
       next();
     }
   }
@@ -180,7 +186,25 @@ function appModule(tracewireModule: Any) {
   return AppModule;
 }
 
-async function startApp(platform: 'express' | 'fastify', tracewireModule: Any) {
+/** A catch-all filter as the Nest docs show it, added in main.ts with `app.useGlobalFilters()`. */
+function allExceptionsFilter() {
+  const { Catch } = nest.common;
+  @Catch()
+  class AllExceptionsFilter {
+    catch(_err: unknown, host: Any) {
+      const res = host.switchToHttp().getResponse();
+      if (typeof res.code === 'function') res.code(599).send({ all: true });
+      else res.status(599).json({ all: true });
+    }
+  }
+  return new AllExceptionsFilter();
+}
+
+async function startApp(
+  platform: 'express' | 'fastify',
+  tracewireModule: Any,
+  main: (app: Any) => void = () => {},
+) {
   const { NestFactory } = nest.core;
   const { VersioningType } = nest.common;
   const adapter =
@@ -191,6 +215,7 @@ async function startApp(platform: 'express' | 'fastify', tracewireModule: Any) {
   });
   app.setGlobalPrefix('api');
   app.enableVersioning({ type: VersioningType.URI });
+  main(app);
   await app.listen(0, '127.0.0.1');
   const port = (app.getHttpServer().address() as AddressInfo).port;
   return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
@@ -259,7 +284,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
     expect(Number(stream.endTimeUnixNano - stream.startTimeUnixNano) / 1e6).toBeGreaterThanOrEqual(4);
   });
 
-  it('HttpException from a guard: 403 on the span, status unset', async () => {
+  it('HttpException from a guard: 403 on the span, exception recorded, status unset', async () => {
     const { tp, status } = await get('/api/v1/users/7/forbidden');
     expect(status).toBe(403);
     const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
@@ -267,6 +292,20 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
     expect(server!.attributes['http.response.status_code']).toBe(403);
     expect(server!.status.code).toBe(STATUS_UNSET);
     expect(server!.attributes['error.type']).toBeUndefined();
+    const events = server!.events.filter((e) => e.name === 'exception');
+    expect(events.map((e) => [e.attributes['exception.type'], e.attributes['exception.message']])).toEqual([
+      ['ForbiddenException', 'nope'],
+    ]);
+  });
+
+  it('an error thrown by Nest middleware: 500, ERROR, the exception recorded', async () => {
+    const { tp, status } = await get('/api/v1/users/7/explode');
+    expect(status).toBe(500);
+    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    expect(server!.attributes['http.response.status_code']).toBe(500);
+    expect(server!.status.code).toBe(STATUS_ERROR);
+    expect(server!.attributes['error.type']).toBe('Error');
+    expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['middleware exploded']);
   });
 
   it('HttpException from a pipe: 400, exception recorded, status unset', async () => {
@@ -316,15 +355,16 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
     expect(s418!.attributes['http.response.status_code']).toBe(418);
   });
 
-  it('the status an exception filter sends is the one on the span (502: ERROR)', async () => {
+  it('a method-level filter answers: its status on the span (502: ERROR); Nest shows it the exception first', async () => {
     const { tp, status } = await get('/api/v1/users/7/filtered');
     expect(status).toBe(502);
     const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
     expect(server!.attributes['http.response.status_code']).toBe(502);
     expect(server!.status.code).toBe(STATUS_ERROR);
-    // the exception the filter answered was seen by the interceptor on its way out
-    expect(server!.attributes['error.type']).toBe('Error');
-    expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['upstream broke']);
+    // Nest tries method and controller filters before global ones: the exception never reaches the
+    // observer (documented; TracewireInterceptor records it, see below).
+    expect(server!.attributes['error.type']).toBe('502');
+    expect(server!.events).toEqual([]);
   });
 
   it('an unknown path: 404 named after the method, no http.route', async () => {
@@ -335,6 +375,8 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
     expect(server!.attributes['http.route']).toBeUndefined();
     expect(server!.attributes['http.response.status_code']).toBe(404);
     expect(server!.status.code).toBe(STATUS_UNSET);
+    // Nest answers it by throwing a NotFoundException of its own: not an error of the application.
+    expect(server!.events).toEqual([]);
   });
 
   it('a controller without version or with the global prefix only', async () => {
@@ -347,6 +389,73 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
     expect(server.attributes['nestjs.handler']).toBe('check');
   });
 });
+
+/** A started app with `main(app)` run before `listen()`, and a GET/POST helper reading the body. */
+function appWith(platform: 'express' | 'fastify', main: (app: Any) => void) {
+  const h = {
+    s: undefined as Awaited<ReturnType<typeof startApp>> | undefined,
+    async get(path: string, init: RequestInit = {}) {
+      const tp = newTraceparent();
+      const res = await fetch(`${h.s!.url}${path}`, { ...init, headers: { traceparent: tp.header } });
+      return { tp, status: res.status, body: await res.text() };
+    },
+  };
+  beforeAll(async () => {
+    h.s = await startApp(platform, TracewireModule.forRoot(), main);
+  });
+  afterAll(async () => {
+    await h.s?.close();
+  });
+  return h;
+}
+
+describe.each(['express', 'fastify'] as const)(
+  `${major} on %s with a catch-all filter added in main.ts`,
+  (platform) => {
+    const h = appWith(platform, (app) => app.useGlobalFilters(allExceptionsFilter()));
+
+    it('the filter still answers, and the exception is recorded once', async () => {
+      const { tp, status, body } = await h.get('/api/v1/users/7/pay', { method: 'POST' });
+      expect([status, body]).toEqual([599, '{"all":true}']);
+      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      expect(server!.attributes['http.response.status_code']).toBe(599);
+      expect(server!.status.code).toBe(STATUS_ERROR);
+      expect(server!.attributes['error.type']).toBe('PaymentDeclined');
+      expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['card declined']);
+    });
+
+    it('a guard exception is recorded before the filter answers it', async () => {
+      const { tp, status } = await h.get('/api/v1/users/7/forbidden');
+      expect(status).toBe(599);
+      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      expect(server!.events.map((e) => e.attributes['exception.type'])).toEqual(['ForbiddenException']);
+      expect(server!.attributes['nestjs.handler']).toBe('forbidden');
+    });
+  },
+);
+
+describe.each(['express', 'fastify'] as const)(
+  `${major} on %s with TracewireInterceptor added in main.ts`,
+  (platform) => {
+    const h = appWith(platform, (app) => app.useGlobalInterceptors(new TracewireInterceptor()));
+
+    it('an exception a method-level filter answers is recorded too', async () => {
+      const { tp, status } = await h.get('/api/v1/users/7/filtered');
+      expect(status).toBe(502);
+      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      expect(server!.attributes['error.type']).toBe('Error');
+      expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['upstream broke']);
+    });
+
+    it('an exception both it and the exception filter see is recorded once', async () => {
+      const { tp, status } = await h.get('/api/v1/users/7/pay', { method: 'POST' });
+      expect(status).toBe(500);
+      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      expect(server!.attributes['error.type']).toBe('PaymentDeclined');
+      expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['card declined']);
+    });
+  },
+);
 
 describe.each(['express', 'fastify'] as const)(`${major} on %s with recordExceptions: false`, (platform) => {
   let s: Awaited<ReturnType<typeof startApp>>;
@@ -381,6 +490,13 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s with recordExcept
     const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
     expect(server!.attributes['nestjs.handler']).toBe('forbidden');
     expect(server!.status.code).toBe(STATUS_UNSET);
+  });
+
+  it('a guard exception: 403, no exception event', async () => {
+    const { tp, status } = await get('/api/v1/users/7/forbidden');
+    expect(status).toBe(403);
+    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    expect(server!.events).toEqual([]);
   });
 
   it('a handler error: 500 and ERROR from the status code, no exception event', async () => {

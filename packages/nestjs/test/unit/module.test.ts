@@ -17,21 +17,25 @@ it('forRootAsync needs a factory and an array for inject', () => {
   );
 });
 
-it('forRoot returns a global dynamic module carrying its interceptor', () => {
+it('forRoot returns a global dynamic module with a guard and an exception filter, no interceptor', () => {
   const m = TracewireModule.forRoot();
   expect(m.module).toBe(TracewireModule);
   expect(m.global).toBe(true);
-  expect((m.providers as Array<{ provide: unknown }>).map((p) => p.provide)).toContain('APP_INTERCEPTOR');
+  const provides = (m.providers as Array<{ provide: unknown }>).map((p) => p.provide);
+  expect(provides).toContain('APP_GUARD');
+  expect(provides).toContain('APP_FILTER');
+  expect(provides).not.toContain('APP_INTERCEPTOR');
 });
 
-it('recordExceptions: false swaps the interceptor for a guard; a non-boolean is a TypeError', () => {
+it('recordExceptions: false leaves out the exception filter; a non-boolean is a TypeError', () => {
   const provides = (m: { providers?: unknown[] }) =>
     (m.providers as Array<{ provide: unknown }>).map((p) => p.provide);
   expect(provides(TracewireModule.forRoot({ recordExceptions: false }))).toContain('APP_GUARD');
-  expect(provides(TracewireModule.forRoot({ recordExceptions: false }))).not.toContain('APP_INTERCEPTOR');
+  expect(provides(TracewireModule.forRoot({ recordExceptions: false }))).not.toContain('APP_FILTER');
   expect(
     provides(TracewireModule.forRootAsync({ useFactory: () => ({}), recordExceptions: false })),
-  ).toContain('APP_GUARD');
+  ).not.toContain('APP_FILTER');
+  expect(provides(TracewireModule.forRootAsync({ useFactory: () => ({}) }))).toContain('APP_FILTER');
   expect(() => TracewireModule.forRoot({ recordExceptions: 'no' as never })).toThrow(/"recordExceptions"/);
   expect(() =>
     TracewireModule.forRootAsync({ useFactory: () => ({}), recordExceptions: 1 as never }),
