@@ -53,40 +53,56 @@ const { values } = parseArgs({
 });
 const topFunctions = values.functions === undefined ? 0 : Number(values.functions);
 
-/** Bundle @tracewire/* from src (esbuild) so a measurement reflects the working tree, not a stale dist. */
+/**
+ * Bundle @tracewire/* from src (esbuild) so a measurement reflects the working tree, not a stale dist.
+ * Two files: `tracewire.cjs` (core and the Express, Koa and Fastify adapters; its path is returned)
+ * and beside it `tracewire-nestjs.cjs`, the same plus the Nest module, which the nest-* servers load
+ * instead (it requires Nest at load time, which the other servers must not).
+ */
 function bundleSources(dir) {
-  const entry = join(dir, 'entry.ts');
-  writeFileSync(
-    entry,
-    [
-      `export { start } from '${root}/packages/core/src/index.ts';`,
-      `export { tracewire as express } from '${root}/packages/express/src/index.ts';`,
-      `export { tracewire as koa } from '${root}/packages/koa/src/index.ts';`,
-      `export { tracewire as fastify } from '${root}/packages/fastify/src/index.ts';`,
-    ].join('\n'),
-  );
-  const out = join(dir, 'tracewire.cjs');
-  execFileSync(
-    join(root, 'node_modules/.bin/esbuild'),
-    [
-      entry,
-      '--bundle',
-      '--platform=node',
-      '--format=cjs',
-      '--target=node20',
-      `--outfile=${out}`,
-      // No --keep-names: it wraps every function expression in a `__name()` call that defines its
-      // `name` property, which for a closure made per request (Express's `onClose`) is a
-      // defineProperty per request, ~0.7 µs in a profile, that the published builds (tsup) do not
-      // have. Without it esbuild may suffix a colliding name in profiles (`tracewire2`).
-      '--external:@opentelemetry/api',
-      '--external:fastify-plugin',
-      `--alias:@tracewire/core=${root}/packages/core/src/index.ts`,
-      '--log-level=warning',
-    ],
-    { cwd: root, stdio: 'inherit' },
-  );
-  return out;
+  const lines = [
+    `export { start } from '${root}/packages/core/src/index.ts';`,
+    `export { tracewire as express } from '${root}/packages/express/src/index.ts';`,
+    `export { tracewire as koa } from '${root}/packages/koa/src/index.ts';`,
+    `export { tracewire as fastify } from '${root}/packages/fastify/src/index.ts';`,
+  ];
+  const build = (name, entryLines) => {
+    const entry = join(dir, `${name}.entry.ts`);
+    writeFileSync(entry, entryLines.join('\n'));
+    const out = join(dir, `${name}.cjs`);
+    execFileSync(
+      join(root, 'node_modules/.bin/esbuild'),
+      [
+        entry,
+        '--bundle',
+        '--platform=node',
+        '--format=cjs',
+        '--target=node20',
+        `--outfile=${out}`,
+        // No --keep-names: it wraps every function expression in a `__name()` call that defines its
+        // `name` property, which for a closure made per request (Express's `onClose`) is a
+        // defineProperty per request, ~0.7 µs in a profile, that the published builds (tsup) do not
+        // have. Without it esbuild may suffix a colliding name in profiles (`tracewire2`).
+        '--external:@opentelemetry/api',
+        '--external:fastify-plugin',
+        // Nest and its peers stay the app's own copies (Nest checks `instanceof` against them).
+        '--external:@nestjs/*',
+        '--external:rxjs',
+        '--external:reflect-metadata',
+        `--alias:@tracewire/core=${root}/packages/core/src/index.ts`,
+        `--alias:@tracewire/express=${root}/packages/express/src/index.ts`,
+        `--alias:@tracewire/fastify=${root}/packages/fastify/src/index.ts`,
+        '--log-level=warning',
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    return out;
+  };
+  build('tracewire-nestjs', [
+    ...lines,
+    `export { TracewireModule } from '${root}/packages/nestjs/src/index.ts';`,
+  ]);
+  return build('tracewire', lines);
 }
 
 function send(port, agent, n, connections) {

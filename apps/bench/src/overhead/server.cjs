@@ -7,13 +7,21 @@
 //   mode:      bare | tracewire | tracewire-unsampled | official, and for analysis:
 //              als-only (one AsyncLocalStorage.run() per request), floor (floor.cjs: the least a
 //              tracer does; express, koa and fastify only), tracewire-noexport
-//   env:       OTLP_URL (traces endpoint of the sink), PORT (default 0)
+//   env:       OTLP_URL (traces endpoint of the sink), PORT (default 0), TRACEWIRE_BUNDLE (see
+//              below), BENCH_NEST_ENHANCER (nest-* only, see there)
 //
 // It prints one JSON line `{"port": n}` when listening, and on SIGTERM flushes spans and exits.
 // CommonJS on purpose: the official stack's auto-instrumentation patches `require`, so this is the
 // setup where it works best (it is the fair comparison).
 
 const [framework, mode] = process.argv.slice(2);
+// TRACEWIRE_BUNDLE: tracewire bundled from its sources (instructions.mjs --source) instead of dist;
+// the Nest servers load the bundle beside it that has the Nest module too.
+const bundle = process.env.TRACEWIRE_BUNDLE
+  ? framework.startsWith('nest')
+    ? process.env.TRACEWIRE_BUNDLE.replace(/\.cjs$/, '-nestjs.cjs')
+    : process.env.TRACEWIRE_BUNDLE
+  : undefined;
 const otlpUrl = process.env.OTLP_URL ?? 'http://127.0.0.1:4318/v1/traces';
 let sdkShutdown = async () => {};
 let floor;
@@ -48,9 +56,7 @@ if (mode === 'official') {
   sdk.start();
   sdkShutdown = () => sdk.shutdown();
 } else if (mode === 'tracewire' || mode === 'tracewire-unsampled' || mode === 'tracewire-noexport') {
-  const { start } = process.env.TRACEWIRE_BUNDLE
-    ? require(process.env.TRACEWIRE_BUNDLE)
-    : require('@tracewire/core');
+  const { start } = bundle ? require(bundle) : require('@tracewire/core');
   const handle = start({
     serviceName: `bench-${framework}`,
     ...(mode === 'tracewire-noexport' ? {} : { otlp: { url: otlpUrl } }),
@@ -85,11 +91,7 @@ const traced = mode === 'tracewire' || mode === 'tracewire-unsampled' || mode ==
 // manager does: the floor any AsyncLocalStorage-based tracer pays (instructions.mjs reports it).
 const als = mode === 'als-only' ? new (require('node:async_hooks').AsyncLocalStorage)() : undefined;
 const store = { request: true };
-// TRACEWIRE_BUNDLE: tracewire bundled from its sources (instructions.mjs --source) instead of dist.
-const adapter = (name) =>
-  process.env.TRACEWIRE_BUNDLE
-    ? require(process.env.TRACEWIRE_BUNDLE)[name]
-    : require(`@tracewire/${name}`).tracewire;
+const adapter = (name) => (bundle ? require(bundle)[name] : require(`@tracewire/${name}`).tracewire);
 const user = (id) => ({ id, name: `user ${id}`, email: `user${id}@example.com` });
 
 async function listen() {
@@ -155,9 +157,24 @@ async function listen() {
       Object.defineProperty(proto, 'get', desc);
       Param('id')(UsersController.prototype, 'get', 0);
       Reflect.decorate([Controller('users')], UsersController);
-      const imports = traced ? [require('@tracewire/nestjs').TracewireModule.forRoot()] : [];
+      const imports = traced
+        ? [(bundle ? require(bundle) : require('@tracewire/nestjs')).TracewireModule.forRoot()]
+        : [];
+      // BENCH_NEST_ENHANCER=interceptor|guard adds a global interceptor or guard that does nothing,
+      // in any mode: what Nest itself spends per request once one exists (docs/performance.md,
+      // "Fifteenth pass").
+      const { APP_INTERCEPTOR, APP_GUARD } = require('@nestjs/core');
+      const enhancer = process.env.BENCH_NEST_ENHANCER;
+      const providers =
+        enhancer === 'interceptor'
+          ? [{ provide: APP_INTERCEPTOR, useFactory: () => ({ intercept: (_ctx, next) => next.handle() }) }]
+          : enhancer === 'guard'
+            ? [{ provide: APP_GUARD, useFactory: () => ({ canActivate: () => true }) }]
+            : [];
+      if (enhancer !== undefined && providers.length === 0)
+        throw new Error(`BENCH_NEST_ENHANCER must be interceptor or guard, not ${enhancer}`);
       class AppModule {}
-      Reflect.decorate([Module({ imports, controllers: [UsersController] })], AppModule);
+      Reflect.decorate([Module({ imports, providers, controllers: [UsersController] })], AppModule);
       let app;
       if (framework === 'nest-fastify') {
         const { FastifyAdapter } = require('@nestjs/platform-fastify');
