@@ -1,8 +1,9 @@
 /**
  * Records the exceptions Nest hands to its exception filters on the request's server span, without
  * an interceptor. Once any interceptor exists, Nest runs every request through its RxJS interceptor
- * chain, which costs a hello-world Nest app a third of its throughput (docs/nestjs.md); an exception
- * filter costs nothing until an exception is thrown.
+ * chain, which makes a hello-world Nest request cost half as much again (104k machine instructions
+ * instead of 68k on Nest 12 + Fastify, docs/nestjs.md); an exception filter costs nothing until an
+ * exception is thrown.
  *
  * The filter below never catches anything. Nest picks the filter for an exception by testing
  * `exception instanceof T` against each filter's `@Catch(T)` types, the first filter that matches

@@ -1,7 +1,8 @@
 /**
  * `TracewireModule`: one import traces every HTTP request of a Nest application, on Express and on
  * Fastify. A dynamic, global module built from plain provider definitions (factories with explicit
- * `inject`), so it needs no decorator metadata from the build that compiled it.
+ * `inject`, and the module's own constructor parameters declared with `Inject()` called by hand at
+ * the bottom), so it needs no decorator metadata from the build that compiled it.
  */
 import {
   type DynamicModule,
@@ -104,8 +105,9 @@ function globalFiltersOf(moduleRef: ModuleRef | undefined): GlobalFilters | unde
  * Traces every HTTP request of the application: one SERVER span per request named
  * `GET /api/v1/users/:id` (global prefix and URI version included), with `nestjs.controller` and
  * `nestjs.handler`, the status code Nest sent, and the exceptions Nest's filters see (from
- * middleware, guards, pipes, interceptors and handlers). Import it once, in the root module. Spans go to whatever SDK is registered through
- * `@opentelemetry/api` (tracewire's `start()` or the official SDK).
+ * middleware, guards, pipes, interceptors and handlers). Import it once, in the root module. Spans
+ * go to whatever SDK is registered through `@opentelemetry/api` (tracewire's `start()` or the
+ * official SDK).
  *
  * @example
  * ```ts
