@@ -34,6 +34,11 @@ afterAll(async () => {
 
 const tracer = () => trace.getTracer('test-app');
 
+/** The SERVER spans of a request's trace, once `count` spans of it have arrived. */
+async function serverSpans(tp: { traceId: string }, count: number) {
+  return (await traceOf(tracing.receiver, tp.traceId, count)).filter((x) => x.kind === SERVER);
+}
+
 /** The application under test, built from the loaded major's decorators. */
 function appModule(tracewireModule: Any) {
   const {
@@ -221,21 +226,34 @@ async function startApp(
   return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
 }
 
-describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
-  let s: Awaited<ReturnType<typeof startApp>>;
+/**
+ * The app under test with `tracewireModule`, started before the suite's tests (`main(app)` runs
+ * before `listen()`, as in a main.ts) and closed after them, and a request helper.
+ */
+function appWith(
+  platform: 'express' | 'fastify',
+  tracewireModule: Any = TracewireModule.forRoot(),
+  main: (app: Any) => void = () => {},
+) {
+  const h = {
+    s: undefined as Awaited<ReturnType<typeof startApp>> | undefined,
+    async get(path: string, init: RequestInit = {}) {
+      const tp = newTraceparent();
+      const res = await fetch(`${h.s!.url}${path}`, { ...init, headers: { traceparent: tp.header } });
+      return { tp, status: res.status, body: await res.text() };
+    },
+  };
   beforeAll(async () => {
-    s = await startApp(platform, TracewireModule.forRoot());
+    h.s = await startApp(platform, tracewireModule, main);
   });
   afterAll(async () => {
-    await s?.close();
+    await h.s?.close();
   });
+  return h;
+}
 
-  async function get(path: string, init: RequestInit = {}) {
-    const tp = newTraceparent();
-    const res = await fetch(`${s.url}${path}`, { ...init, headers: { traceparent: tp.header } });
-    await res.text();
-    return { tp, status: res.status };
-  }
+describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
+  const { get } = appWith(platform, TracewireModule.forRoot());
 
   it('one SERVER span named with the full route (global prefix + URI version), with Nest attributes', async () => {
     const { tp, status } = await get('/api/v1/users/42');
@@ -287,7 +305,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('HttpException from a guard: 403 on the span, exception recorded, status unset', async () => {
     const { tp, status } = await get('/api/v1/users/7/forbidden');
     expect(status).toBe(403);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.name).toBe('GET /api/v1/users/:id/forbidden');
     expect(server!.attributes['http.response.status_code']).toBe(403);
     expect(server!.status.code).toBe(STATUS_UNSET);
@@ -301,7 +319,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('an error thrown by Nest middleware: 500, ERROR, the exception recorded', async () => {
     const { tp, status } = await get('/api/v1/users/7/explode');
     expect(status).toBe(500);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.attributes['http.response.status_code']).toBe(500);
     expect(server!.status.code).toBe(STATUS_ERROR);
     expect(server!.attributes['error.type']).toBe('Error');
@@ -311,7 +329,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('HttpException from a pipe: 400, exception recorded, status unset', async () => {
     const { tp, status } = await get('/api/v1/users/not-a-number');
     expect(status).toBe(400);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.name).toBe('GET /api/v1/users/:id');
     expect(server!.attributes['http.response.status_code']).toBe(400);
     expect(server!.status.code).toBe(STATUS_UNSET);
@@ -322,7 +340,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('HttpException from an interceptor: 400, status unset', async () => {
     const { tp, status } = await get('/api/v1/users/7/intercepted');
     expect(status).toBe(400);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.attributes['http.response.status_code']).toBe(400);
     expect(server!.status.code).toBe(STATUS_UNSET);
     expect(server!.events.map((e) => e.attributes['exception.message'])).toContain(
@@ -333,7 +351,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('an error thrown by a handler: 500, ERROR, error.type is the exception class', async () => {
     const { tp, status } = await get('/api/v1/users/7/pay', { method: 'POST' });
     expect(status).toBe(500);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.name).toBe('POST /api/v1/users/:id/pay');
     expect(server!.attributes['http.response.status_code']).toBe(500);
     expect(server!.status.code).toBe(STATUS_ERROR);
@@ -344,13 +362,13 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('a 5xx HttpException sets ERROR; a 4xx one (418) leaves the status unset', async () => {
     const a = await get('/api/v1/users/7/unavailable');
     expect(a.status).toBe(503);
-    const [s503] = (await traceOf(tracing.receiver, a.tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [s503] = await serverSpans(a.tp, 2);
     expect(s503!.status.code).toBe(STATUS_ERROR);
     expect(s503!.attributes['error.type']).toBe('ServiceUnavailableException');
 
     const b = await get('/api/v1/users/7/teapot');
     expect(b.status).toBe(418);
-    const [s418] = (await traceOf(tracing.receiver, b.tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [s418] = await serverSpans(b.tp, 2);
     expect(s418!.status.code).toBe(STATUS_UNSET);
     expect(s418!.attributes['http.response.status_code']).toBe(418);
   });
@@ -358,7 +376,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   it('a method-level filter answers: its status on the span (502: ERROR); Nest shows it the exception first', async () => {
     const { tp, status } = await get('/api/v1/users/7/filtered');
     expect(status).toBe(502);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.attributes['http.response.status_code']).toBe(502);
     expect(server!.status.code).toBe(STATUS_ERROR);
     // Nest tries method and controller filters before global ones: the exception never reaches the
@@ -390,34 +408,15 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
   });
 });
 
-/** A started app with `main(app)` run before `listen()`, and a GET/POST helper reading the body. */
-function appWith(platform: 'express' | 'fastify', main: (app: Any) => void) {
-  const h = {
-    s: undefined as Awaited<ReturnType<typeof startApp>> | undefined,
-    async get(path: string, init: RequestInit = {}) {
-      const tp = newTraceparent();
-      const res = await fetch(`${h.s!.url}${path}`, { ...init, headers: { traceparent: tp.header } });
-      return { tp, status: res.status, body: await res.text() };
-    },
-  };
-  beforeAll(async () => {
-    h.s = await startApp(platform, TracewireModule.forRoot(), main);
-  });
-  afterAll(async () => {
-    await h.s?.close();
-  });
-  return h;
-}
-
 describe.each(['express', 'fastify'] as const)(
   `${major} on %s with a catch-all filter added in main.ts`,
   (platform) => {
-    const h = appWith(platform, (app) => app.useGlobalFilters(allExceptionsFilter()));
+    const h = appWith(platform, undefined, (app) => app.useGlobalFilters(allExceptionsFilter()));
 
     it('the filter still answers, and the exception is recorded once', async () => {
       const { tp, status, body } = await h.get('/api/v1/users/7/pay', { method: 'POST' });
       expect([status, body]).toEqual([599, '{"all":true}']);
-      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      const [server] = await serverSpans(tp, 2);
       expect(server!.attributes['http.response.status_code']).toBe(599);
       expect(server!.status.code).toBe(STATUS_ERROR);
       expect(server!.attributes['error.type']).toBe('PaymentDeclined');
@@ -427,7 +426,7 @@ describe.each(['express', 'fastify'] as const)(
     it('a guard exception is recorded before the filter answers it', async () => {
       const { tp, status } = await h.get('/api/v1/users/7/forbidden');
       expect(status).toBe(599);
-      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      const [server] = await serverSpans(tp, 2);
       expect(server!.events.map((e) => e.attributes['exception.type'])).toEqual(['ForbiddenException']);
       expect(server!.attributes['nestjs.handler']).toBe('forbidden');
     });
@@ -437,12 +436,12 @@ describe.each(['express', 'fastify'] as const)(
 describe.each(['express', 'fastify'] as const)(
   `${major} on %s with TracewireInterceptor added in main.ts`,
   (platform) => {
-    const h = appWith(platform, (app) => app.useGlobalInterceptors(new TracewireInterceptor()));
+    const h = appWith(platform, undefined, (app) => app.useGlobalInterceptors(new TracewireInterceptor()));
 
     it('an exception a method-level filter answers is recorded too', async () => {
       const { tp, status } = await h.get('/api/v1/users/7/filtered');
       expect(status).toBe(502);
-      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      const [server] = await serverSpans(tp, 2);
       expect(server!.attributes['error.type']).toBe('Error');
       expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['upstream broke']);
     });
@@ -450,7 +449,7 @@ describe.each(['express', 'fastify'] as const)(
     it('an exception both it and the exception filter see is recorded once', async () => {
       const { tp, status } = await h.get('/api/v1/users/7/pay', { method: 'POST' });
       expect(status).toBe(500);
-      const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+      const [server] = await serverSpans(tp, 2);
       expect(server!.attributes['error.type']).toBe('PaymentDeclined');
       expect(server!.events.map((e) => e.attributes['exception.message'])).toEqual(['card declined']);
     });
@@ -458,20 +457,7 @@ describe.each(['express', 'fastify'] as const)(
 );
 
 describe.each(['express', 'fastify'] as const)(`${major} on %s with recordExceptions: false`, (platform) => {
-  let s: Awaited<ReturnType<typeof startApp>>;
-  beforeAll(async () => {
-    s = await startApp(platform, TracewireModule.forRoot({ recordExceptions: false }));
-  });
-  afterAll(async () => {
-    await s?.close();
-  });
-
-  async function get(path: string, init: RequestInit = {}) {
-    const tp = newTraceparent();
-    const res = await fetch(`${s.url}${path}`, { ...init, headers: { traceparent: tp.header } });
-    await res.text();
-    return { tp, status: res.status };
-  }
+  const { get } = appWith(platform, TracewireModule.forRoot({ recordExceptions: false }));
 
   it('still names controller and handler (through a guard), with the full route and child spans', async () => {
     const { tp, status } = await get('/api/v1/users/42');
@@ -487,7 +473,7 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s with recordExcept
   it('a request a controller guard rejects is still attributed to its handler', async () => {
     const { tp, status } = await get('/api/v1/users/7/forbidden');
     expect(status).toBe(403);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.attributes['nestjs.handler']).toBe('forbidden');
     expect(server!.status.code).toBe(STATUS_UNSET);
   });
@@ -495,14 +481,14 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s with recordExcept
   it('a guard exception: 403, no exception event', async () => {
     const { tp, status } = await get('/api/v1/users/7/forbidden');
     expect(status).toBe(403);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.events).toEqual([]);
   });
 
   it('a handler error: 500 and ERROR from the status code, no exception event', async () => {
     const { tp, status } = await get('/api/v1/users/7/pay', { method: 'POST' });
     expect(status).toBe(500);
-    const [server] = (await traceOf(tracing.receiver, tp.traceId, 2)).filter((x) => x.kind === SERVER);
+    const [server] = await serverSpans(tp, 2);
     expect(server!.status.code).toBe(STATUS_ERROR);
     expect(server!.attributes['error.type']).toBe('500');
     expect(server!.events.filter((e) => e.name === 'exception')).toEqual([]);
