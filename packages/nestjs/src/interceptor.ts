@@ -52,17 +52,45 @@ function requestTrace(req: unknown): ServerRequestTrace | undefined {
   return state !== undefined && state.req === req ? state.trace : undefined;
 }
 
+interface Names {
+  readonly controller: string | undefined;
+  readonly handler: string | undefined;
+}
+
+/**
+ * The names of a controller class and a handler, by class and then handler (a handler inherited by
+ * two controllers is one function). Reading a function's `name` is a call into V8's runtime, about
+ * 0.5k machine instructions each (callgrind, Node 24): once per route instead of twice per request.
+ */
+const namesByClass = new WeakMap<object, WeakMap<object, Names>>();
+
+function namesOf(cls: unknown, handler: unknown): Names {
+  const nameOf = (f: unknown) =>
+    typeof f === 'function' && typeof f.name === 'string' && f.name !== '' ? f.name : undefined;
+  if (typeof cls !== 'function' || typeof handler !== 'function')
+    return { controller: nameOf(cls), handler: nameOf(handler) };
+  let byHandler = namesByClass.get(cls);
+  if (byHandler === undefined) {
+    byHandler = new WeakMap();
+    namesByClass.set(cls, byHandler);
+  }
+  let names = byHandler.get(handler);
+  if (names === undefined) {
+    names = { controller: nameOf(cls), handler: nameOf(handler) };
+    byHandler.set(handler, names);
+  }
+  return names;
+}
+
 /** Sets `nestjs.controller` / `nestjs.handler`; returns the span when it is recording. */
 function enrich(ctx: ExecutionContext): { span: Span; trace: ServerRequestTrace | undefined } | undefined {
   try {
     const t = requestTrace(ctx.switchToHttp().getRequest());
     const span = t !== undefined ? t.span : trace.getSpan(context.active());
     if (!span?.isRecording()) return undefined;
-    const cls = ctx.getClass();
-    const handler = ctx.getHandler();
-    if (typeof cls?.name === 'string' && cls.name !== '') span.setAttribute(ATTR_NESTJS_CONTROLLER, cls.name);
-    if (typeof handler?.name === 'string' && handler.name !== '')
-      span.setAttribute(ATTR_NESTJS_HANDLER, handler.name);
+    const names = namesOf(ctx.getClass(), ctx.getHandler());
+    if (names.controller !== undefined) span.setAttribute(ATTR_NESTJS_CONTROLLER, names.controller);
+    if (names.handler !== undefined) span.setAttribute(ATTR_NESTJS_HANDLER, names.handler);
     return { span, trace: t };
   } catch (err) {
     diag.warn(

@@ -169,6 +169,18 @@ function appModule(tracewireModule: Any) {
     }
   }
 
+  // One handler function, inherited by two controllers: each request names its own controller.
+  class PingController {
+    @Get('ping')
+    ping() {
+      return 'pong';
+    }
+  }
+  @Controller('left')
+  class LeftController extends PingController {}
+  @Controller('right')
+  class RightController extends PingController {}
+
   class AuditMiddleware {
     use(req: { url?: string; originalUrl?: string }, _res: unknown, next: () => void) {
       // Nest middleware runs inside the server span: its spans are children.
@@ -180,7 +192,7 @@ function appModule(tracewireModule: Any) {
 
   @Module({
     imports: [tracewireModule],
-    controllers: [UsersController, HealthController],
+    controllers: [UsersController, HealthController, LeftController, RightController],
     providers: [UsersService],
   })
   class AppModule {
@@ -395,6 +407,21 @@ describe.each(['express', 'fastify'] as const)(`${major} on %s`, (platform) => {
     expect(server!.status.code).toBe(STATUS_UNSET);
     // Nest answers it by throwing a NotFoundException of its own: not an error of the application.
     expect(server!.events).toEqual([]);
+  });
+
+  it('a handler two controllers inherit is named with the controller that served it, every time', async () => {
+    for (const [side, controller] of [
+      ['left', 'LeftController'],
+      ['right', 'RightController'],
+      ['left', 'LeftController'],
+    ] as const) {
+      const { tp, status } = await get(`/api/${side}/ping`);
+      expect(status).toBe(200);
+      const [server] = await serverSpans(tp, 1);
+      expect(server!.name).toBe(`GET /api/${side}/ping`);
+      expect(server!.attributes['nestjs.controller']).toBe(controller);
+      expect(server!.attributes['nestjs.handler']).toBe('ping');
+    }
   });
 
   it('a controller without version or with the global prefix only', async () => {
