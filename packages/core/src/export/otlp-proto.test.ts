@@ -392,6 +392,8 @@ describe('OTLP protobuf encoder', () => {
       routeValue: ['/users/:id', '/users/:id/orders', ''],
       status: [true, false],
       statusValue: [200, 404, 500, 2 ** 40],
+      // keys of its own beside the lifecycle's (a framework's, a captured header), for a block
+      others: ['none', 'nest', 'nest+header', 'nest-other-handler'],
     };
     const fields = Object.keys(choices);
     const block: Record<string, unknown> = Object.fromEntries(fields.map((f) => [f, choices[f]![0]]));
@@ -412,6 +414,11 @@ describe('OTLP protobuf encoder', () => {
       a['network.peer.address'] = k.peerAddress;
       a['network.protocol.version'] = k.version;
       if (k.ua) a['user_agent.original'] = k.userAgent;
+      if (k.others !== 'none') {
+        a['nestjs.controller'] = 'UsersController';
+        a['nestjs.handler'] = k.others === 'nest-other-handler' ? 'remove' : 'findOne';
+      }
+      if (k.others === 'nest+header') a['http.request.header.accept'] = ['application/json'];
       if (rnd(15) === 0) a['http.request.header.x-id'] = [`id-${i}`];
       // paths of every length class: one-byte lengths, a KeyValue over 127 bytes, a long string
       a['url.path'] = pick(`/users/${i}`, `/ü/${i}`, `/${'日'.repeat(41)}`, `/${'x'.repeat(60)}`, '');
