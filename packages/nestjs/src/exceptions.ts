@@ -6,7 +6,7 @@
  * exception is thrown.
  *
  * The filter below never catches anything. Nest picks the filter for an exception by testing
- * `exception instanceof T` against each filter's `@Catch(T)` types, the first filter that matches
+ * `exception instanceof T` against each filter's `@Catch(T)` types; the first filter that matches
  * wins. This filter's only type is {@link SeenByNest}, whose `instanceof` test records the exception
  * and answers "no": the filter Nest would have chosen without it still answers the request.
  */

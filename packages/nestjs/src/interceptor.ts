@@ -64,9 +64,11 @@ interface Names {
  */
 const namesByClass = new WeakMap<object, WeakMap<object, Names>>();
 
+function nameOf(f: unknown): string | undefined {
+  return typeof f === 'function' && typeof f.name === 'string' && f.name !== '' ? f.name : undefined;
+}
+
 function namesOf(cls: unknown, handler: unknown): Names {
-  const nameOf = (f: unknown) =>
-    typeof f === 'function' && typeof f.name === 'string' && f.name !== '' ? f.name : undefined;
   if (typeof cls !== 'function' || typeof handler !== 'function')
     return { controller: nameOf(cls), handler: nameOf(handler) };
   let byHandler = namesByClass.get(cls);
