@@ -141,7 +141,7 @@ async function listen() {
     case 'nest-fastify': {
       require('reflect-metadata');
       const { Module, Controller, Get, Param } = require('@nestjs/common');
-      const { NestFactory } = require('@nestjs/core');
+      const { NestFactory, APP_INTERCEPTOR, APP_GUARD } = require('@nestjs/core');
       class UsersController {
         get(id) {
           return user(id);
@@ -163,7 +163,6 @@ async function listen() {
       // BENCH_NEST_ENHANCER=interceptor|guard adds a global interceptor or guard that does nothing,
       // in any mode: what Nest itself spends per request once one exists (docs/performance.md,
       // "Fifteenth pass").
-      const { APP_INTERCEPTOR, APP_GUARD } = require('@nestjs/core');
       const enhancer = process.env.BENCH_NEST_ENHANCER;
       const providers =
         enhancer === 'interceptor'
